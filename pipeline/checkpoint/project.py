@@ -1,0 +1,73 @@
+"""This project's checkpoint format: weights + architecture + input contract + metadata.
+
+Stored as a plain dict of tensors and primitives so it loads with ``torch.load(weights_only=True)``
+(no pickled code is ever executed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dfard_pipeline import __version__
+from dfard_pipeline.atomic import save_torch_atomic
+from dfard_pipeline.models import ZooModel, create_model
+from dfard_pipeline.models.contract import InputContract
+
+FORMAT = "dfard-pipeline.checkpoint"
+FORMAT_VERSION = 1
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+
+    return {"dfard_pipeline": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def save_checkpoint(model: ZooModel, path: str | Path, *, kind: str, eps: float,
+                    metrics: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Atomically write ``model`` (a zoo model) as a project checkpoint of ``kind``
+    (``teacher`` or ``student``); ``eps`` is the L-inf radius it was trained for."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "arch": model.arch_name,
+        "arch_kwargs": dict(model.arch_kwargs),
+        "contract": model.contract.to_dict(),
+        "eps": float(eps),
+        "state_dict": state,
+        "metrics": metrics or {},
+        "meta": {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "versions": library_versions(), **(extra or {})},
+    }
+    return save_torch_atomic(payload, path)
+
+
+def is_project_checkpoint(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def model_from_payload(payload: dict[str, Any]) -> ZooModel:
+    """Rebuild the zoo model a project checkpoint describes and load its weights (strict)."""
+    model = create_model(payload["arch"], **payload["arch_kwargs"])
+    model.load_state_dict(payload["state_dict"])
+    saved = InputContract.from_dict(payload["contract"])
+    if saved != model.contract:
+        model.contract = saved  # the checkpoint's record wins over the factory's defaults
+    return model.eval()

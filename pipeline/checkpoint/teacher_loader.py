@@ -1,0 +1,193 @@
+"""Load a teacher from any of the formats users hold, safely.
+
+Accepted: this project's checkpoint; a plain ``state_dict`` (or one under a ``state_dict`` /
+``model`` key) with ``arch=``; a TorchScript file; a ``torch.export`` ``.pt2`` program. Every
+load uses ``weights_only=True``; a pickled full model is refused unless ``trust=True``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dfard_pipeline.checkpoint.project import file_sha256, is_project_checkpoint, model_from_payload
+from dfard_pipeline.errors import CheckpointError, UsageError
+from dfard_pipeline.models import InputContract, create_model
+
+PREFIXES = ("module.", "model.")
+
+
+@dataclass
+class LoadedModel:
+    """A frozen model ready for inference, with its contract and where it came from."""
+
+    module: nn.Module
+    contract: InputContract
+    source_format: str  # project | state_dict | torchscript | torch_export | pickle
+    sha256: str
+    arch: str | None = None
+    eps: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _zip_names(path: Path) -> list[str]:
+    if not zipfile.is_zipfile(path):
+        return []
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop DataParallel/wrapper prefixes (``module.``, ``model.``), repeatedly."""
+    out = {}
+    for key, value in state.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix):], True
+        out[key] = value
+    return out
+
+
+def _infer_arch_kwargs(state: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Input channels from the first conv, classes from the last linear layer."""
+    kwargs = {}
+    convs = [v for v in state.values() if v.ndim == 4]
+    linears = [v for k, v in state.items() if v.ndim == 2 and k.endswith("weight")]
+    if convs:
+        kwargs["in_chans"] = int(convs[0].shape[1])
+    if linears:
+        kwargs["num_classes"] = int(linears[-1].shape[0])
+    return kwargs
+
+
+def _from_state_dict(state: dict, arch: str | None, path: Path) -> nn.Module:
+    if arch is None:
+        raise UsageError(f"{path} holds a plain state_dict: name its architecture with "
+                         "--teacher-arch NAME (see `dfard-pipeline models`)")
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    elif "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: not a state_dict (values must all be tensors)")
+    state = strip_prefixes(state)
+    model = create_model(arch, **_infer_arch_kwargs(state))
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        def show(keys):
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+        parts = []
+        if result.missing_keys:
+            parts.append(f"missing {len(result.missing_keys)} keys: {show(result.missing_keys)}")
+        if result.unexpected_keys:
+            parts.append(f"unexpected {len(result.unexpected_keys)} keys: {show(result.unexpected_keys)}")
+        raise CheckpointError(f"{path} does not match --teacher-arch {arch}: " + "; ".join(parts))
+    return model
+
+
+def _contract_for_external(module: nn.Module, arch: str | None, input_shape, path: Path) -> InputContract:
+    if arch is not None:
+        shape = create_model(arch).contract.shape
+    elif input_shape is not None:
+        shape = tuple(int(v) for v in input_shape)
+    else:
+        raise UsageError(f"{path}: this format carries no input contract; pass --input-shape C,H,W "
+                         "(or --teacher-arch NAME)")
+    with torch.no_grad():
+        classes = int(module(torch.rand(2, *shape)).shape[-1])
+    # Normalisation is inside the user's model: the contract records identity statistics.
+    return InputContract(shape, classes, (0.0,) * shape[0], (1.0,) * shape[0])
+
+
+def _export_input_shape(program) -> tuple[int, ...] | None:
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
+            value = node.meta.get("val")
+            if value is not None and len(value.shape) == 4:
+                return tuple(int(s) for s in value.shape[1:])
+    return None
+
+
+def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
+                 input_shape: tuple[int, int, int] | None = None) -> LoadedModel:
+    """Load, freeze (eval, no grads) and check a teacher checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"teacher checkpoint not found: {path}")
+    sha = file_sha256(path)
+    names = _zip_names(path)
+    eps, meta, fmt = None, {}, None
+    if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
+        fmt, module = "torchscript", torch.jit.load(str(path), map_location="cpu")
+    elif path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or
+                                      "/models/" in n for n in names):
+        try:
+            program = torch.export.load(str(path))
+        except Exception as exc:  # noqa: BLE001 - many internal error types; one message
+            raise CheckpointError(f"{path}: not a loadable torch.export program ({exc})") from None
+        fmt, module = "torch_export", program.module()
+        input_shape = input_shape or _export_input_shape(program)
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            if not trust:
+                raise CheckpointError(
+                    f"{path} is a pickled Python object (e.g. a whole model), which can run "
+                    "arbitrary code when loaded; re-save it as a state_dict, or pass "
+                    "--trust-checkpoint if you trust its source") from None
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        if is_project_checkpoint(obj):
+            fmt, module = "project", model_from_payload(obj)
+            arch, eps, meta = obj["arch"], obj.get("eps"), {"kind": obj.get("kind"),
+                                                            "metrics": obj.get("metrics", {})}
+        elif isinstance(obj, nn.Module):
+            fmt, module = "pickle", obj
+        elif isinstance(obj, dict):
+            fmt, module = "state_dict", _from_state_dict(obj, arch, path)
+        else:
+            raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a model or state_dict")
+    return _finish(module, fmt, sha, arch, eps, meta, input_shape, path)
+
+
+def _finish(module, fmt, sha, arch, eps, meta, input_shape, path) -> LoadedModel:
+    try:
+        module.eval()
+    except (NotImplementedError, RuntimeError):
+        pass  # torch.export modules are already frozen in eval form
+    for param in module.parameters():
+        param.requires_grad_(False)
+    contract = getattr(module, "contract", None)
+    if not isinstance(contract, InputContract):
+        contract = _contract_for_external(module, arch if fmt == "state_dict" else None, input_shape, path)
+    check_teacher(module, contract, path)
+    return LoadedModel(module, contract, fmt, sha, arch, eps, meta)
+
+
+def check_teacher(module: nn.Module, contract: InputContract, path: Path | str = "teacher") -> None:
+    """Deterministic (N, classes) logits on a probe batch, or a ``CheckpointError``."""
+    probe = torch.rand(4, *contract.shape, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            first, second = module(probe), module(probe)
+    except Exception as exc:  # noqa: BLE001 - a user model may raise anything on a wrong input
+        raise CheckpointError(f"{path}: forward pass on a {tuple(probe.shape)} probe failed: {exc}") from None
+    if not isinstance(first, torch.Tensor) or first.shape != (4, contract.num_classes):
+        shape = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
+        raise CheckpointError(f"{path}: teacher must return (N, classes) logits, got {shape} "
+                              f"for a batch of 4")
+    if not torch.allclose(first, second, atol=1e-5):
+        raise CheckpointError(f"{path}: teacher logits differ between two identical forward passes "
+                              "(dropout or BN still in training mode?)")

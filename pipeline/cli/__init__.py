@@ -1,0 +1,81 @@
+"""The ``dfard-pipeline`` command group: thin, lazily imported subcommands.
+
+Each subcommand module imports only click at import time, so ``dfard-pipeline --help`` never
+loads onnxruntime, TensorRT or CUDA. Expected user mistakes (``DfardError``) are caught once,
+here, and shown as one line with the exit code they carry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from dfard_pipeline import __version__
+
+# name -> (module, attribute); order is the order of `--help`.
+SUBCOMMANDS = {
+    "teacher": ("dfard_pipeline.cli.teacher_cmd", "teacher"),
+    "distill": ("dfard_pipeline.cli.distill_cmd", "distill"),
+    "export": ("dfard_pipeline.cli.export_cmd", "export"),
+    "verify": ("dfard_pipeline.cli.verify_cmd", "verify"),
+    "run": ("dfard_pipeline.cli.run_cmd", "run"),
+    "models": ("dfard_pipeline.cli.models_cmd", "models"),
+}
+
+HELP = """Data-free adversarial robustness distillation: distill -> export -> verify.
+
+\b
+Examples:
+  dfard-pipeline teacher --dataset digits --out teacher.pt
+  dfard-pipeline distill --teacher teacher.pt --out runs/digits
+  dfard-pipeline run configs/digits.yaml
+
+Settings are taken in this order of precedence: command-line option > environment variable
+(DFARD_<COMMAND>_<OPTION>, e.g. DFARD_DISTILL_EPOCHS=5) > config file (--config) > built-in
+default. The resolved config is written beside every output.
+"""
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module_name, attribute = SUBCOMMANDS[name]
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"],
+                                                          "auto_envvar_prefix": "DFARD"})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline config (YAML); subcommands may also take their own --config.")
+@click.version_option(__version__, prog_name="dfard-pipeline")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    ctx.obj = {"config_path": config_path}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the group, turning expected errors into one-line messages."""
+    from dfard_pipeline.errors import DfardError
+
+    try:
+        cli.main(args=argv, prog_name="dfard-pipeline", standalone_mode=False)
+    except DfardError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted.", err=True)
+        sys.exit(130)

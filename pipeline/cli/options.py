@@ -1,0 +1,48 @@
+"""Shared option handling: config file + overrides, with a documented precedence
+(command line > environment > config file > default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Pipeline config (YAML). Options given here override it.")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def overrides_from(ctx: click.Context, mapping: dict[str, str]) -> dict[str, Any]:
+    """Dotted config overrides for each option the user set (command line or environment)."""
+    out = {}
+    for param, dotted in mapping.items():
+        source = ctx.get_parameter_source(param)
+        if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            value = ctx.params[param]
+            out[dotted] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def resolve_config(ctx: click.Context, config_path: str | None, mapping: dict[str, str]):
+    """Load the config (subcommand --config, else the group's) and apply the overrides."""
+    from dfard_pipeline.config import load_config, with_overrides
+
+    path = config_path or (ctx.obj or {}).get("config_path")
+    config = load_config(path)
+    return with_overrides(config, overrides_from(ctx, mapping)), path
+
+
+def check_output(path: Path, overwrite: bool) -> Path:
+    """Refuse to clobber an existing output or write into a missing folder."""
+    from dfard_pipeline.errors import UsageError
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists; pass --overwrite to replace it")
+    if not path.parent.exists():
+        raise UsageError(f"output folder {path.parent} does not exist; create it first")
+    return path

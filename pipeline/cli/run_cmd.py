@@ -1,0 +1,13 @@
+"""``dfard-pipeline run``: not built yet (see the project's issues)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+               help="Not built yet: this stage is tracked in the project's issues.")
+def run():
+    from dfard_pipeline.errors import NotBuiltError
+
+    raise NotBuiltError("'dfard-pipeline run' is not built yet in this version")

@@ -1,0 +1,138 @@
+"""The config schema: frozen dataclasses, one per pipeline stage.
+
+Values are validated in ``__post_init__`` (ranges, incompatible options) so that a bad config
+fails at load time with a message naming the field, never half-way through a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """How to obtain the teacher: a checkpoint, or adversarial training on a labelled set."""
+
+    checkpoint: str | None = None  # when set, `run` skips the teacher stage
+    arch: str = "digits_cnn_teacher"
+    dataset: str = "digits"  # digits | cifar10:PATH | cifar100:PATH | npz:PATH
+    method: Literal["pgd_at", "trades"] = "trades"
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.003
+    weight_decay: float = 0.0005
+    eps: float = 0.1  # L-inf radius in [0,1] pixel space
+    attack_steps: int = 10
+    attack_step_size: float = 0.025
+    trades_beta: float = 6.0
+    device: Device = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):
+            _positive(f"teacher.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class FixedGeneratorWeights:
+    """Baseline (non-AGB) weights of the generator's loss terms (DFAD/DeepInversion style)."""
+
+    adv: float = 1.0
+    bn: float = 1.0
+    oh: float = 1.0
+    ent: float = 5.0
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Data-free adversarial robustness distillation (../shared/DFARD.md)."""
+
+    student: str = "digits_cnn_student"
+    method: str = "dfard"  # dfard | combo | combo+ita | combo+agb
+    ita_rule: str = "entropy_match"  # temperature rule used when the method has ITA
+    agb_rule: str = "hardness_information"  # generator balance rule used when it has AGB
+    student_loss: str = "rslad"  # rslad | ard
+    generator_adv_loss: Literal["l1", "kl"] = "l1"
+    epochs: int = 60
+    generator_steps: int = 5  # N_G per epoch
+    student_steps: int = 20  # N_S per epoch
+    batch_size: int = 256
+    nz: int = 64
+    ngf: int = 64
+    lr_student: float = 0.01
+    lr_generator: float = 0.001
+    eps: float = 0.1
+    attack_steps: int = 10
+    attack_step_size: float = 0.025
+    adv_fraction: float = 5.0 / 6.0  # `a` in L_S
+    fixed_tau: float = 1.0
+    tau_max: float = 10.0
+    fixed_weights: FixedGeneratorWeights = field(default_factory=FixedGeneratorWeights)
+    agb_momentum: float = 0.9
+    agb_beta_min: float = 0.1
+    agb_beta_max: float = 0.9
+    probe_size: int = 256
+    memory_bank_batches: int = 10  # 0 disables the memory bank
+    device: Device = "auto"
+    precision: Precision = "fp32"
+    checkpoint_minutes: float = 2.0
+    eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "generator_steps", "student_steps", "batch_size", "nz", "ngf",
+                     "lr_student", "lr_generator", "eps", "attack_steps", "attack_step_size",
+                     "probe_size", "checkpoint_minutes", "fixed_tau"):
+            _positive(f"distill.{name}", getattr(self, name))
+        if not 0.0 <= self.adv_fraction <= 1.0:
+            raise ValueError(f"distill.adv_fraction must be in [0, 1], got {self.adv_fraction}")
+        if self.tau_max < 1.0:
+            raise ValueError(f"distill.tau_max must be >= 1, got {self.tau_max}")
+        if not 0.0 < self.agb_beta_min <= self.agb_beta_max < 1.0:
+            raise ValueError("distill.agb_beta_min/max must satisfy 0 < min <= max < 1")
+        if not 0.0 <= self.agb_momentum < 1.0:
+            raise ValueError(f"distill.agb_momentum must be in [0, 1), got {self.agb_momentum}")
+        if self.memory_bank_batches < 0:
+            raise ValueError("distill.memory_bank_batches must be >= 0")
+        if self.eval_data not in (None, "digits"):
+            raise ValueError(f"distill.eval_data may only be 'digits' (got {self.eval_data!r}): "
+                             "distill never reads a user's dataset")
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    format: Literal["onnx", "tensorrt"] = "onnx"
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    targets: tuple[ExportTarget, ...] = (ExportTarget("onnx", "fp32"),)
+    opset: int = 18
+    dynamic_batch: bool = True
+    calibration_samples: int = 512
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    devices: tuple[str, ...] = ("cpu",)
+    data: str = "digits"
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole pipeline. `seed` fixes every random draw of every stage."""
+
+    seed: int = 0
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)

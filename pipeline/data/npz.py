@@ -1,0 +1,46 @@
+"""A user's own labelled arrays: ``x`` (N,C,H,W or N,H,W,C; uint8 0-255 or float 0-1), ``y``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dfard_pipeline.data.dataset import LabelledSet
+from dfard_pipeline.errors import DataError
+
+_CHANNELS = (1, 3, 4)
+
+
+def load_npz(path: str) -> LabelledSet:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"npz: file not found: {file}")
+    try:
+        with np.load(file, allow_pickle=False) as arrays:
+            if "x" not in arrays or "y" not in arrays:
+                raise DataError(f"npz: {file} must hold arrays 'x' and 'y' (it has {sorted(arrays)})")
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"npz: cannot read {file} ({exc})") from None
+    if x.ndim != 4:
+        raise DataError(f"npz: x must be 4-D (N,C,H,W or N,H,W,C), got shape {x.shape}")
+    if x.shape[1] not in _CHANNELS and x.shape[-1] in _CHANNELS:
+        x = x.transpose(0, 3, 1, 2)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+        if x.size and (x.min() < 0.0 or x.max() > 1.0):
+            raise DataError(f"npz: float x must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]")
+    else:
+        raise DataError(f"npz: x must be uint8 (0-255) or float (0-1), got {x.dtype}")
+    y = np.asarray(y).reshape(-1)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"npz: y must hold integer class indices, got {y.dtype}")
+    if y.size and y.min() < 0:
+        raise DataError("npz: y must hold non-negative class indices")
+    classes = int(y.max()) + 1 if y.size else 0
+    return LabelledSet(f"npz:{file.name}", torch.from_numpy(np.ascontiguousarray(x)),
+                       torch.from_numpy(y.astype(np.int64)), classes)

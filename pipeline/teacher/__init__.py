@@ -1,0 +1,1 @@
+"""Teachers: adversarial training (``train``) and loading user checkpoints (``dfard_pipeline.checkpoint``)."""
