@@ -34,7 +34,7 @@ def file_sha256(path: str | Path) -> str:
 def library_versions() -> dict[str, str]:
     import numpy
 
-    return {"dfard_pipeline": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+    return {"dfard_pipeline": __version__, "torch": str(torch.__version__), "numpy": str(numpy.__version__),
             "python": platform.python_version()}
 
 

@@ -108,11 +108,16 @@ def _contract_for_external(module: nn.Module, arch: str | None, input_shape, pat
     return InputContract(shape, classes, (0.0,) * shape[0], (1.0,) * shape[0])
 
 
-def _export_input_shape(program) -> tuple[int, ...] | None:
+def _export_input_shape(program, path: Path) -> tuple[int, ...] | None:
+    """(C, H, W) of the program's image input; its batch dimension must be dynamic."""
     for node in program.graph.nodes:
         if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
             value = node.meta.get("val")
             if value is not None and len(value.shape) == 4:
+                if isinstance(value.shape[0], int):
+                    raise CheckpointError(
+                        f"{path}: exported with a static batch of {value.shape[0]}; re-export with "
+                        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} so any batch runs")
                 return tuple(int(s) for s in value.shape[1:])
     return None
 
@@ -135,11 +140,14 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
         except Exception as exc:  # noqa: BLE001 - many internal error types; one message
             raise CheckpointError(f"{path}: not a loadable torch.export program ({exc})") from None
         fmt, module = "torch_export", program.module()
-        input_shape = input_shape or _export_input_shape(program)
+        input_shape = _export_input_shape(program, path) or input_shape
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
+        except pickle.UnpicklingError as exc:
+            if "global" not in str(exc).lower():  # garbage bytes, not a pickled object
+                raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                                      f"({str(exc).splitlines()[0]})") from None
             if not trust:
                 raise CheckpointError(
                     f"{path} is a pickled Python object (e.g. a whole model), which can run "

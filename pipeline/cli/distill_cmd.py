@@ -1,13 +1,70 @@
-"""``dfard-pipeline distill``: not built yet (see the project's issues)."""
+"""``dfard-pipeline distill``: data-free adversarial robustness distillation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-               help="Not built yet: this stage is tracked in the project's issues.")
-def distill():
-    from dfard_pipeline.errors import NotBuiltError
+OPTION_KEYS = {
+    "student": "distill.student", "method": "distill.method", "epochs": "distill.epochs",
+    "device": "distill.device", "precision": "distill.precision", "eps": "distill.eps",
+    "eval_data": "distill.eval_data", "seed": "seed",
+}
 
-    raise NotBuiltError("'dfard-pipeline distill' is not built yet in this version")
+
+def _parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3:
+        raise click.BadParameter("expected C,H,W, e.g. 3,32,32")
+    return shape
+
+
+@click.command(help="""Distill a small robust student from a robust teacher without any data.
+
+\b
+Examples:
+  dfard-pipeline distill --teacher teacher.pt --out runs/digits
+  dfard-pipeline distill --teacher wrn.pt --teacher-arch wrn_34_10 \\
+      --config configs/cifar10_wrn34-10_to_resnet18.yaml --device cuda --precision bf16
+  torchrun --nproc_per_node=2 -m dfard_pipeline distill --teacher teacher.pt --out runs/ddp
+
+Writes OUT/student.pt, generator.pt, metrics.jsonl, config.resolved.yaml and checkpoints/.
+Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkpoint.""")
+@click.option("--teacher", "teacher_path", required=True, type=click.Path(dir_okay=False),
+              help="Teacher: a project checkpoint, a state_dict (with --teacher-arch), TorchScript or .pt2.")
+@click.option("--teacher-arch", help="Zoo architecture of a plain state_dict teacher.")
+@click.option("--input-shape", callback=_parse_shape, help="C,H,W for TorchScript/pickled teachers.")
+@click.option("--trust-checkpoint", is_flag=True, help="Allow loading a pickled full model (runs its code).")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/distill", show_default=True,
+              help="Run folder.")
+@click.option("--student", help="Student architecture.  [default: digits_cnn_student]")
+@click.option("--method", type=click.Choice(["dfard", "combo", "combo+ita", "combo+agb"]),
+              help="dfard = ITA + AGB; the others are the baselines.  [default: dfard]")
+@click.option("--epochs", type=int, help="Epochs.  [default: 60]")
+@click.option("--eps", type=float, help="L-inf radius in [0,1] pixels.  [default: 0.1]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+              help="Autocast precision (fp16 needs CUDA).  [default: fp32]")
+@click.option("--eval-data", type=click.Choice(["digits"]),
+              help="After training, report real digits test accuracy (the demo only).")
+@click.option("--seed", type=int, help="Seed fixing z, class targets and PGD starts.  [default: 0]")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.pt.")
+@config_option
+@overwrite_option
+@quiet_option
+@click.pass_context
+def distill(ctx, teacher_path, teacher_arch, input_shape, trust_checkpoint, out, resume,
+            config_path, overwrite, quiet, **_):
+    from dfard_pipeline.distill.run import run_distill
+
+    config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
+    run_distill(config, teacher_path, Path(out), teacher_arch=teacher_arch, trust=trust_checkpoint,
+                input_shape=input_shape, resume=resume, overwrite=overwrite, quiet=quiet)

@@ -65,8 +65,9 @@ class DistillConfig:
     generator_steps: int = 5  # N_G per epoch
     student_steps: int = 20  # N_S per epoch
     batch_size: int = 256
+    conditional_generator: bool = True  # class embedding x z; False = DAFL argmax targets
     nz: int = 64
-    ngf: int = 64
+    ngf: int = 32
     lr_student: float = 0.01
     lr_generator: float = 0.001
     eps: float = 0.1

@@ -1,0 +1,1 @@
+"""Export of trained students: one module per format (ONNX, TensorRT)."""

@@ -1,0 +1,1 @@
+"""Data-free adversarial robustness distillation (DFARD) as ../shared/DFARD.md defines it."""

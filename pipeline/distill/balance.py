@@ -1,0 +1,83 @@
+"""Generator loss balance: fixed weights (baseline) and AGB, Adaptive Generator Balance.
+
+AGB here is our reconstruction of the paper's description (balance the generator's objectives
+adaptively so synthetic data keeps more of the teacher's information); see ../shared/DFARD.md.
+A rule is an object with ``update(terms, probe)`` (once per step, detached magnitudes),
+``weights() -> {term: weight}``, and ``state_dict()``/``load_state_dict()`` for resume.
+"""
+
+from __future__ import annotations
+
+from dfard_pipeline.config.schema import DistillConfig
+from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, INFORMATION_TERMS
+from dfard_pipeline.distill.probe import Probe
+from dfard_pipeline.registry import Registry
+
+BALANCE_RULES: Registry = Registry("generator balance rule")
+
+
+@BALANCE_RULES.register("fixed")
+class FixedBalance:
+    """The baseline: DFAD/DeepInversion-style hand-set weights."""
+
+    def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
+        fixed = cfg.fixed_weights
+        self._weights = {term: float(getattr(fixed, term)) for term in terms}
+
+    def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
+        pass
+
+    def weights(self) -> dict[str, float]:
+        return dict(self._weights)
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+@BALANCE_RULES.register("hardness_information")
+class HardnessInformationBalance:
+    """Normalise each term by an EMA of its magnitude, then weight hardness (``adv``) by beta and
+    information (``bn``, ``oh``, ``ent``, split evenly) by 1 - beta, where beta is the student's
+    robust agreement with the teacher on the last probe, clipped to [beta_min, beta_max]: a
+    student that already agrees needs harder samples, one that does not needs information."""
+
+    normalise_only = False
+
+    def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
+        self.terms = terms
+        self.momentum = cfg.agb_momentum
+        self.beta_min, self.beta_max = cfg.agb_beta_min, cfg.agb_beta_max
+        self.magnitude: dict[str, float] = {}
+        self.beta = 0.5
+
+    def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
+        for term, value in magnitudes.items():
+            value = abs(value) + 1e-8
+            old = self.magnitude.get(term)
+            self.magnitude[term] = value if old is None else self.momentum * old + (1 - self.momentum) * value
+        if probe is not None:
+            self.beta = min(self.beta_max, max(self.beta_min, probe.robust_agreement))
+
+    def weights(self) -> dict[str, float]:
+        info = [t for t in self.terms if t in INFORMATION_TERMS]
+        hard = [t for t in self.terms if t in HARDNESS_TERMS]
+        share = {t: (0.5 if self.normalise_only else self.beta) / len(hard) for t in hard}
+        share.update({t: (0.5 if self.normalise_only else 1 - self.beta) / len(info) for t in info})
+        return {t: share[t] / self.magnitude.get(t, 1.0) for t in self.terms}
+
+    def state_dict(self) -> dict:
+        return {"magnitude": dict(self.magnitude), "beta": self.beta}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.magnitude = dict(state["magnitude"])
+        self.beta = float(state["beta"])
+
+
+@BALANCE_RULES.register("normalise_only")
+class NormaliseOnlyBalance(HardnessInformationBalance):
+    """Ablation: AGB's magnitude normalisation with a constant 50/50 hardness/information split."""
+
+    normalise_only = True

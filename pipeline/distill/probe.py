@@ -1,0 +1,44 @@
+"""The per-epoch probe: fresh synthetic samples, their adversarial versions against the student,
+and the statistics ITA and AGB read from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+ReduceMean = Callable[[torch.Tensor], torch.Tensor]
+
+
+def identity_reduce(value: torch.Tensor) -> torch.Tensor:
+    return value
+
+
+def mean_entropy(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    """Mean over the batch of H(softmax(logits / tau)), in nats."""
+    log_probs = F.log_softmax(logits.float() / tau, 1)
+    return -(log_probs.exp() * log_probs).sum(1).mean()
+
+
+@dataclass
+class Probe:
+    """``teacher_logits``: T(x) on clean synthetic x (N, K); ``student_adv_logits``: S(x_adv)."""
+
+    teacher_logits: torch.Tensor
+    student_adv_logits: torch.Tensor
+    reduce_mean: ReduceMean = identity_reduce
+
+    @property
+    def robust_agreement(self) -> float:
+        """Fraction of probe samples where argmax S(x_adv) == argmax T(x) (all ranks)."""
+        agree = (self.student_adv_logits.argmax(1) == self.teacher_logits.argmax(1)).float().mean()
+        return float(self.reduce_mean(agree))
+
+    @property
+    def student_entropy(self) -> float:
+        return float(self.reduce_mean(mean_entropy(self.student_adv_logits)))
+
+    def teacher_entropy(self, tau: float) -> float:
+        return float(self.reduce_mean(mean_entropy(self.teacher_logits, tau)))

@@ -1,0 +1,147 @@
+"""The three kinds of step of a DFARD epoch: probe, generator step, student step.
+
+They are plain functions over a ``StepContext`` so the loop in ``trainer.py`` only schedules
+them. Shapes: synthetic batches (N, C, H, W) in [0, 1]; logits (N, K).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dfard_pipeline.attacks.losses import kl_to_soft_target
+from dfard_pipeline.attacks.pgd import pgd
+from dfard_pipeline.config.schema import DistillConfig
+from dfard_pipeline.device import autocast
+from dfard_pipeline.distill.distributed import DistContext
+from dfard_pipeline.distill.generator import Generator, sample_latent
+from dfard_pipeline.distill.generator_loss import generator_terms
+from dfard_pipeline.distill.memory_bank import MemoryBank
+from dfard_pipeline.distill.probe import Probe
+from dfard_pipeline.distill.student_loss import StudentLoss
+from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.errors import ValidationError
+
+
+@dataclass
+class StepContext:
+    cfg: DistillConfig
+    teacher: nn.Module
+    student: nn.Module  # the raw student (attacks, probes, generator steps)
+    student_train: nn.Module  # what the student step calls (DDP wrapper or the raw student)
+    generator: Generator  # raw generator (sampling)
+    generator_train: nn.Module  # DDP wrapper or the raw generator
+    bn_stats: BatchNormStatistics
+    student_loss: StudentLoss
+    num_classes: int
+    device: torch.device
+    dist: DistContext
+    rng: torch.Generator
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Parameters temporarily excluded from autograd (no grads, no DDP hooks)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+def check_finite(value: torch.Tensor, where: str) -> None:
+    if not math.isfinite(float(value)):
+        raise ValidationError(f"non-finite loss ({float(value)}) at {where}; the last good "
+                              "checkpoint is kept: lower the learning rates or use --precision fp32")
+
+
+def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:
+    """A fresh synthetic batch (no grad); generator BN runs on batch statistics."""
+    with torch.no_grad(), autocast(ctx.device, ctx.cfg.precision):
+        z, y = sample_latent(batch, ctx.cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
+        return ctx.generator(z, y).float()
+
+
+def run_probe(ctx: StepContext) -> Probe:
+    """Teacher logits on fresh samples and student logits on their adversarial versions."""
+    cfg = ctx.cfg
+    ctx.student.eval()
+    x = synthesize(ctx, cfg.probe_size)
+    with torch.no_grad(), autocast(ctx.device, cfg.precision):
+        teacher_logits = ctx.teacher(x).float()
+    with autocast(ctx.device, cfg.precision):
+        x_adv = pgd(ctx.student, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
+                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
+                    loss_fn=kl_to_soft_target, generator=ctx.rng)
+        with torch.no_grad():
+            student_adv_logits = ctx.student(x_adv).float()
+    return Probe(teacher_logits, student_adv_logits, ctx.dist.mean)
+
+
+def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> dict[str, float]:
+    """One generator update on the balanced sum of its terms; returns the raw term values."""
+    cfg = ctx.cfg
+    ctx.generator_train.train()
+    ctx.student.eval()
+    z, targets = sample_latent(cfg.batch_size, cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
+    with autocast(ctx.device, cfg.precision), frozen(ctx.student):
+        x = ctx.generator_train(z, targets)
+        ctx.bn_stats.enabled = True
+        try:
+            teacher_logits = ctx.teacher(x)
+        finally:
+            ctx.bn_stats.enabled = False
+        bn_loss = ctx.bn_stats.collect()
+        student_logits = ctx.student(x)
+    if not cfg.conditional_generator:  # DAFL: each sample's own teacher class is its target
+        targets = teacher_logits.detach().argmax(1)
+    terms = generator_terms(teacher_logits, student_logits, targets, bn_loss, cfg.generator_adv_loss)
+    values = torch.stack([terms[k].detach().float() for k in terms])
+    values = ctx.dist.mean(values)
+    magnitudes = {k: float(v) for k, v in zip(terms, values, strict=True)}
+    for name, value in magnitudes.items():
+        check_finite(torch.tensor(value), f"{where}, generator term '{name}'")
+    balance.update(magnitudes, None)
+    weights = balance.weights()
+    loss = sum(weights[k] * terms[k] for k in terms)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    magnitudes["total"] = float(loss.detach())
+    return magnitudes
+
+
+def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scaler, where: str) -> float:
+    """One student update on adversarial versions of a synthetic batch (bank-mixed)."""
+    cfg = ctx.cfg
+    from_bank = cfg.batch_size // 2 if len(bank) else 0
+    x = synthesize(ctx, cfg.batch_size - from_bank)
+    if from_bank:
+        x = torch.cat([x, bank.sample(from_bank, ctx.rng).to(ctx.device)])
+    with torch.no_grad(), autocast(ctx.device, cfg.precision):
+        teacher_logits = ctx.teacher(x).float()
+    ctx.student.eval()  # the inner maximisation attacks the student as it is deployed
+    with autocast(ctx.device, cfg.precision):
+        x_adv = pgd(ctx.student, x, ctx.student_loss.inner_target(teacher_logits, tau), eps=cfg.eps,
+                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
+                    loss_fn=ctx.student_loss.inner_loss, generator=ctx.rng)
+    ctx.student_train.train()
+    with autocast(ctx.device, cfg.precision):
+        # One forward over [x_adv; x]: DDP needs exactly one forward per backward.
+        logits = ctx.student_train(torch.cat([x_adv, x])).float()
+    adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
+    loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction)
+    check_finite(loss.detach(), f"{where}, student loss '{cfg.student_loss}'")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return float(loss.detach())

@@ -1,0 +1,59 @@
+"""Student objectives on a synthetic batch, each a named, swappable rule.
+
+``rslad`` (Zi et al., "Revisiting Adversarial Robustness Distillation: Robust Soft Labels Make
+Student Better", ICCV 2021): the teacher's clean soft labels supervise both the adversarial and
+the clean student outputs. ``ard`` (Goldblum et al., "Adversarially Robust Distillation",
+AAAI 2020): tempered KL on adversarial inputs plus CE on the teacher's argmax for clean inputs.
+Both take logits (N, K) and return a scalar; ``tau`` is the distillation temperature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
+from dfard_pipeline.registry import Registry
+
+
+@dataclass(frozen=True)
+class StudentLoss:
+    """``inner_target(teacher_logits, tau)`` is what the inner PGD attacks with ``inner_loss``;
+    ``loss(...)`` is the outer objective."""
+
+    inner_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    inner_target: Callable[[torch.Tensor, float], torch.Tensor]
+    loss: Callable[..., torch.Tensor]
+
+
+STUDENT_LOSSES: Registry[StudentLoss] = Registry("student loss")
+
+
+def _tempered_kl(student_logits, teacher_probs, tau) -> torch.Tensor:
+    return F.kl_div(F.log_softmax(student_logits / tau, 1), teacher_probs, reduction="batchmean")
+
+
+def _rslad(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float) -> torch.Tensor:
+    teacher_probs = F.softmax(teacher_logits / tau, 1)
+    return tau ** 2 * (adv_fraction * _tempered_kl(adv_logits, teacher_probs, tau)
+                       + (1 - adv_fraction) * _tempered_kl(clean_logits, teacher_probs, tau))
+
+
+def _ard(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float) -> torch.Tensor:
+    teacher_probs = F.softmax(teacher_logits / tau, 1)
+    hard = teacher_logits.argmax(1)
+    return (adv_fraction * tau ** 2 * _tempered_kl(adv_logits, teacher_probs, tau)
+            + (1 - adv_fraction) * F.cross_entropy(clean_logits, hard))
+
+
+STUDENT_LOSSES.register("rslad")(StudentLoss(
+    inner_loss=kl_to_soft_target,
+    inner_target=lambda teacher_logits, tau: F.softmax(teacher_logits / tau, 1),
+    loss=_rslad))
+STUDENT_LOSSES.register("ard")(StudentLoss(
+    inner_loss=cross_entropy,
+    inner_target=lambda teacher_logits, tau: teacher_logits.argmax(1),
+    loss=_ard))

@@ -1,0 +1,215 @@
+"""The DFARD epoch loop: probe -> N_G generator steps -> N_S student steps, with resumable,
+atomic checkpoints (every epoch and every ``checkpoint_minutes``) and Ctrl-C handling.
+
+Resume restores models, optimizers, schedules, ITA/AGB state, the memory bank, every rank's RNG
+and the position inside the epoch, so an interrupted run continues on the same trajectory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dfard_pipeline.atomic import save_torch_atomic
+from dfard_pipeline.config.schema import DistillConfig
+from dfard_pipeline.distill.balance import BALANCE_RULES
+from dfard_pipeline.distill.distributed import DistContext
+from dfard_pipeline.distill.generator import Generator
+from dfard_pipeline.distill.memory_bank import MemoryBank
+from dfard_pipeline.distill.methods import METHODS
+from dfard_pipeline.distill.steps import StepContext, generator_step, run_probe, student_step, synthesize
+from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
+from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
+from dfard_pipeline.errors import CheckpointError, DfardError
+
+
+class Interrupted(DfardError):
+    """Ctrl-C during training: the state was saved and the run can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass
+class LoopState:
+    """Everything that changes during training besides model/optimizer weights."""
+
+    epoch: int = 0
+    step: int = 0  # position inside the epoch: 0 = probe, then generator, then student steps
+    tau: float = 1.0
+    agreement: float = 0.0
+    elapsed: float = 0.0
+    accum: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+class DistillTrainer:
+    def __init__(self, cfg: DistillConfig, teacher: nn.Module, student: nn.Module, num_classes: int,
+                 image_shape: tuple[int, int, int], device: torch.device, dist: DistContext,
+                 seed: int, checkpoint_path: Path, fingerprint: str, progress: bool = True,
+                 on_epoch: Callable[[list], None] | None = None):
+        self.cfg, self.dist, self.device = cfg, dist, device
+        self.checkpoint_path, self.fingerprint = checkpoint_path, fingerprint
+        self.progress, self.on_epoch = progress and dist.is_main, on_epoch
+        method = METHODS.get(cfg.method)
+        self.temperature_rule = TEMPERATURE_RULES.get(method.temperature_rule(cfg))
+        bn_stats = BatchNormStatistics(teacher)
+        terms = ("adv", "bn", "oh", "ent") if bn_stats.available else ("adv", "oh", "ent")
+        self.balance = BALANCE_RULES.get(method.balance_rule(cfg))(cfg, terms)
+        torch.manual_seed(seed + 1)  # the generator's initial weights, identical on every rank
+        generator = Generator(cfg.nz, cfg.ngf, image_shape, num_classes, cfg.conditional_generator).to(device)
+        student = student.to(device)
+        if device.type == "cuda":
+            student = student.to(memory_format=torch.channels_last)
+        student_train, generator_train = student, generator
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            student_train = DDP(student, device_ids=ids)
+            generator_train = DDP(generator, device_ids=ids)
+        # Each rank draws different z, targets and PGD starts; the seed fixes all of them.
+        rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
+        self.ctx = StepContext(cfg, teacher, student, student_train, generator, generator_train,
+                               bn_stats, STUDENT_LOSSES.get(cfg.student_loss), num_classes,
+                               device, dist, rng)
+        self.opt_student = torch.optim.SGD(student.parameters(), lr=cfg.lr_student, momentum=0.9,
+                                           weight_decay=5e-4, nesterov=True)
+        self.opt_generator = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999))
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_student, T_max=cfg.epochs)
+        fp16 = cfg.precision == "fp16"
+        self.scalers = [torch.amp.GradScaler(device.type, enabled=fp16) for _ in range(2)]
+        self.bank = MemoryBank(cfg.memory_bank_batches)
+        self.state = LoopState(tau=cfg.fixed_tau)
+
+    # ----- checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        c = self.ctx
+        rng_states = self.dist.gather_objects(c.rng.get_state())
+        s = self.state
+        return {
+            "fingerprint": self.fingerprint, "world_size": self.dist.world_size,
+            "loop": {"epoch": s.epoch, "step": s.step, "tau": s.tau, "agreement": s.agreement,
+                     "elapsed": s.elapsed, "accum": s.accum, "history": s.history},
+            "student": c.student.state_dict(), "generator": c.generator.state_dict(),
+            "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
+            "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
+            "bank": self.bank.state_dict(), "rng": rng_states,
+            "scalers": [sc.state_dict() for sc in self.scalers],
+        }
+
+    def save(self) -> None:
+        state = self.state_dict()  # collective: every rank takes part
+        if self.dist.is_main:
+            save_torch_atomic(state, self.checkpoint_path)
+        self.dist.barrier()
+
+    def resume(self) -> None:
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        except FileNotFoundError:
+            raise CheckpointError(f"--resume: no checkpoint at {self.checkpoint_path}") from None
+        except Exception as exc:  # noqa: BLE001 - corrupt file: say so, do not crash
+            raise CheckpointError(f"--resume: {self.checkpoint_path} is unreadable ({exc})") from None
+        if state["fingerprint"] != self.fingerprint:
+            raise CheckpointError("--resume: the checkpoint was made with a different teacher, "
+                                  "student or config; resume with the same options or start anew "
+                                  "with --overwrite")
+        if state["world_size"] != self.dist.world_size:
+            raise CheckpointError(f"--resume: checkpoint has {state['world_size']} ranks, this run "
+                                  f"{self.dist.world_size}; resume with the same number of processes")
+        c = self.ctx
+        c.student.load_state_dict(state["student"])
+        c.generator.load_state_dict(state["generator"])
+        self.opt_student.load_state_dict(state["opt_student"])
+        self.opt_generator.load_state_dict(state["opt_generator"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.balance.load_state_dict(state["balance"])
+        self.bank.load_state_dict(state["bank"])
+        for scaler, scaler_state in zip(self.scalers, state["scalers"], strict=True):
+            scaler.load_state_dict(scaler_state)
+        c.rng.set_state(state["rng"][self.dist.rank].cpu())
+        self.state = LoopState(**state["loop"])
+
+    # ----- the loop ------------------------------------------------------------------------
+    def _save_due(self, last_save: float) -> bool:
+        due = torch.tensor(float(time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes))
+        return bool(self.dist.mean(due) > 0) if self.dist.enabled else bool(due)
+
+    def fit(self) -> LoopState:
+        cfg, s = self.cfg, self.state
+        steps_per_epoch = 1 + cfg.generator_steps + cfg.student_steps
+        total = cfg.epochs * steps_per_epoch
+        bar = tqdm(total=total, initial=s.epoch * steps_per_epoch + s.step, desc="distill",
+                   unit="step", disable=not self.progress, dynamic_ncols=True)
+        last_save, started = time.monotonic(), time.monotonic() - s.elapsed
+        try:
+            while s.epoch < cfg.epochs:
+                self._run_step(s, steps_per_epoch)
+                s.elapsed = time.monotonic() - started
+                bar.update(1)
+                if s.step == 0:  # an epoch just ended
+                    bar.set_postfix(tau=f"{s.tau:.2f}", agree=f"{s.agreement:.2f}",
+                                    loss=f"{s.history[-1]['loss_student']:.3f}")
+                    self.save()
+                    last_save = time.monotonic()
+                elif self._save_due(last_save):
+                    self.save()
+                    last_save = time.monotonic()
+        except KeyboardInterrupt:
+            bar.close()
+            if not self.dist.enabled:  # a collective save cannot be trusted mid-signal across ranks
+                self.save()
+            raise Interrupted(f"interrupted at epoch {s.epoch + 1}, step {s.step}; state saved to "
+                              f"{self.checkpoint_path}; continue with --resume") from None
+        bar.close()
+        return s
+
+    def _run_step(self, s: LoopState, steps_per_epoch: int) -> None:
+        cfg, c = self.cfg, self.ctx
+        where = f"epoch {s.epoch + 1}, step {s.step}"
+        if s.step == 0:
+            probe = run_probe(c)
+            s.agreement = probe.robust_agreement
+            s.tau = float(self.temperature_rule(probe, cfg))
+            self.balance.update({}, probe)
+            s.accum = {"generator": {}, "student_loss": 0.0, "student_steps": 0, "generator_steps": 0}
+        elif s.step <= cfg.generator_steps:
+            terms = generator_step(c, self.balance, self.opt_generator, self.scalers[0], where)
+            for k, v in terms.items():
+                s.accum["generator"][k] = s.accum["generator"].get(k, 0.0) + v
+            s.accum["generator_steps"] += 1
+            if s.step == cfg.generator_steps:
+                self.bank.add(synthesize(c, cfg.batch_size))
+        else:
+            loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1], where)
+            s.accum["student_loss"] += loss
+            s.accum["student_steps"] += 1
+        s.step += 1
+        if s.step == steps_per_epoch:
+            self._end_epoch(s)
+
+    def _end_epoch(self, s: LoopState) -> None:
+        a = s.accum
+        record = {
+            "epoch": s.epoch + 1,
+            "tau": s.tau,
+            "robust_agreement": s.agreement,
+            "agb_beta": getattr(self.balance, "beta", None),
+            "weights": self.balance.weights(),
+            "loss_student": a["student_loss"] / max(1, a["student_steps"]),
+            "generator_terms": {k: v / max(1, a["generator_steps"]) for k, v in a["generator"].items()},
+            "lr_student": self.opt_student.param_groups[0]["lr"],
+            "wall_time": s.elapsed,
+        }
+        s.history.append(record)
+        self.schedule.step()
+        s.epoch, s.step = s.epoch + 1, 0
+        if self.on_epoch is not None and self.dist.is_main:
+            self.on_epoch(s.history)

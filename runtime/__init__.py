@@ -1,0 +1,1 @@
+"""Runtimes: runners, device profiles, verification and reports."""

@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dfard_pipeline.config import PipelineConfig, load_config, load_yaml, to_dict, with_overrides
+from dfard_pipeline.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, data) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_unknown_key_names_closest_valid_key(tmp_path):
+    path = write(tmp_path, {"distill": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="unknown key 'epoch'; did you mean 'epochs'"):
+        load_yaml(path, PipelineConfig)
+
+
+def test_wrong_type_names_field_and_expected_type(tmp_path):
+    path = write(tmp_path, {"distill": {"epochs": "ten"}})
+    with pytest.raises(ConfigError, match=r"distill\.epochs: expected an integer, got 'ten'"):
+        load_yaml(path, PipelineConfig)
+
+
+def test_bool_is_not_an_int(tmp_path):
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_yaml(write(tmp_path, {"seed": True}), PipelineConfig)
+
+
+def test_literal_values_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'bf16'"):
+        load_yaml(write(tmp_path, {"distill": {"precision": "bf61"}}), PipelineConfig)
+
+
+def test_range_validation(tmp_path):
+    with pytest.raises(ConfigError, match="distill.eps must be > 0"):
+        load_yaml(write(tmp_path, {"distill": {"eps": 0.0}}), PipelineConfig)
+
+
+def test_invalid_yaml_is_one_line_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("distill: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path, PipelineConfig)
+    assert "\n" not in str(info.value) and "not valid YAML" in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_is_frozen_and_overrides_build_a_new_one():
+    config = PipelineConfig()
+    with pytest.raises(AttributeError):
+        config.seed = 3  # type: ignore[misc]
+    changed = with_overrides(config, {"distill.epochs": 3, "seed": 7})
+    assert (changed.distill.epochs, changed.seed) == (3, 7)
+    assert config.distill.epochs != 3 or config.seed == 0  # original untouched
+    assert config.seed == 0
+
+
+def test_override_is_validated():
+    with pytest.raises(ConfigError, match="expected an integer"):
+        with_overrides(PipelineConfig(), {"distill.epochs": "x"})
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        with_overrides(PipelineConfig(), {"distill.epoch": 1})
+
+
+def test_round_trip_through_yaml(tmp_path):
+    config = with_overrides(PipelineConfig(), {"distill.method": "combo"})
+    path = write(tmp_path, to_dict(config))
+    assert load_yaml(path, PipelineConfig) == config
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_shipped_configs_load(name):
+    load_config(REPO / "configs" / name)

@@ -1,0 +1,144 @@
+import math
+
+import pytest
+import torch
+
+from dfard_pipeline.config import DistillConfig
+from dfard_pipeline.distill.balance import BALANCE_RULES
+from dfard_pipeline.distill.generator import Generator, load_generator, sample_latent
+from dfard_pipeline.distill.generator_loss import generator_terms
+from dfard_pipeline.distill.memory_bank import MemoryBank
+from dfard_pipeline.distill.probe import Probe, mean_entropy
+from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
+from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
+from dfard_pipeline.errors import UsageError
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (3, 12, 20)])
+@pytest.mark.parametrize("conditional", [True, False])
+def test_generator_shape_range_and_reload(shape, conditional):
+    gen = Generator(nz=16, ngf=8, image_shape=shape, num_classes=10, conditional=conditional)
+    z, y = sample_latent(6, 16, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    x = gen(z, y)
+    assert x.shape == (6, *shape) and 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    clone = load_generator({"generator": gen.describe(), "state_dict": gen.state_dict()})
+    gen.eval()
+    assert torch.allclose(clone(z, y), gen(z, y))
+
+
+def test_generator_rejects_sizes_not_divisible_by_4():
+    with pytest.raises(UsageError, match="divisible by 4"):
+        Generator(8, 8, (1, 10, 8), 10)
+
+
+def test_latent_classes_are_balanced_and_seeded():
+    _, y = sample_latent(100, 4, 10, torch.Generator().manual_seed(1), torch.device("cpu"))
+    assert torch.bincount(y).tolist() == [10] * 10
+    a = sample_latent(8, 4, 10, torch.Generator().manual_seed(3), torch.device("cpu"))
+    b = sample_latent(8, 4, 10, torch.Generator().manual_seed(3), torch.device("cpu"))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_bn_statistics_zero_at_running_stats_and_absent_for_script(digits_teacher):
+    stats = BatchNormStatistics(digits_teacher)
+    assert stats.available
+    stats.enabled = True
+    digits_teacher(torch.rand(32, 1, 8, 8))
+    far = stats.collect()
+    assert far is not None and float(far) > 0
+    digits_teacher(torch.rand(32, 1, 8, 8))
+    assert stats.collect() is not None and stats.collect() is None  # collect() empties
+    scripted = torch.jit.trace(digits_teacher, torch.rand(2, 1, 8, 8))
+    assert not BatchNormStatistics(scripted).available
+
+
+def test_generator_terms_signs_and_ranges():
+    teacher = torch.randn(40, 10) * 5
+    targets = teacher.argmax(1)
+    same = generator_terms(teacher, teacher.clone(), targets, None)
+    assert float(same["adv"]) == pytest.approx(0.0, abs=1e-6) and "bn" not in same
+    other = generator_terms(teacher, torch.zeros(40, 10), targets, torch.tensor(2.0))
+    assert float(other["adv"]) < 0 and float(other["bn"]) == 2.0
+    assert 0.0 <= float(other["ent"]) <= math.log(10) + 1e-6
+    collapsed = torch.zeros(40, 10)
+    collapsed[:, 0] = 20.0  # every sample one class: entropy of the mean ~ 0, ent ~ log K
+    assert float(generator_terms(collapsed, collapsed, targets, None)["ent"]) == pytest.approx(math.log(10), abs=1e-3)
+
+
+def _probe(teacher_scale=5.0, student_logits=None):
+    teacher = torch.randn(64, 10, generator=torch.Generator().manual_seed(0)) * teacher_scale
+    student = teacher.clone() if student_logits is None else student_logits
+    return Probe(teacher, student)
+
+
+def test_ita_entropy_match_solves_for_student_entropy():
+    cfg = DistillConfig()
+    student = torch.randn(64, 10, generator=torch.Generator().manual_seed(1)) * 1.5
+    probe = _probe(student_logits=student)
+    tau = TEMPERATURE_RULES.get("entropy_match")(probe, cfg)
+    assert 1.0 < tau < cfg.tau_max
+    assert float(mean_entropy(probe.teacher_logits, tau)) == pytest.approx(probe.student_entropy, abs=1e-4)
+
+
+def test_ita_entropy_match_clamps():
+    cfg = DistillConfig(tau_max=10.0)
+    sharp = _probe(student_logits=torch.randn(64, 10) * 100)  # student more certain than teacher
+    assert TEMPERATURE_RULES.get("entropy_match")(sharp, cfg) == 1.0
+    uniform = _probe(student_logits=torch.zeros(64, 10))  # student knows nothing
+    assert TEMPERATURE_RULES.get("entropy_match")(uniform, cfg) == 10.0
+    assert TEMPERATURE_RULES.get("entropy_match")(None, cfg) == 10.0
+
+
+def test_ita_agreement_rule_and_fixed():
+    cfg = DistillConfig(tau_max=10.0, fixed_tau=2.0)
+    agree = _probe()
+    assert TEMPERATURE_RULES.get("agreement")(agree, cfg) == pytest.approx(1.0)
+    flipped = _probe(student_logits=-_probe().teacher_logits)
+    assert TEMPERATURE_RULES.get("agreement")(flipped, cfg) == pytest.approx(10.0)
+    assert TEMPERATURE_RULES.get("fixed")(agree, cfg) == 2.0
+
+
+def test_agb_normalises_by_ema_magnitude_and_weights_hardness_by_agreement():
+    cfg = DistillConfig(agb_momentum=0.5, agb_beta_min=0.1, agb_beta_max=0.9)
+    agb = BALANCE_RULES.get("hardness_information")(cfg, ("adv", "bn", "oh", "ent"))
+    agb.update({"adv": -4.0, "bn": 100.0, "oh": 2.0, "ent": 0.5}, _probe())  # full agreement
+    assert agb.beta == 0.9
+    weights = agb.weights()
+    assert weights["adv"] * 4.0 == pytest.approx(0.9, rel=1e-6)
+    for term, magnitude in (("bn", 100.0), ("oh", 2.0), ("ent", 0.5)):
+        assert weights[term] * magnitude == pytest.approx(0.1 / 3, rel=1e-6)
+    agb.update({"adv": -2.0, "bn": 100.0, "oh": 2.0, "ent": 0.5}, None)
+    assert agb.magnitude["adv"] == pytest.approx(3.0)  # 0.5 * 4 + 0.5 * 2
+    agb.update({}, _probe(student_logits=-_probe().teacher_logits))  # no agreement
+    assert agb.beta == 0.1
+    restored = BALANCE_RULES.get("hardness_information")(cfg, ("adv", "bn", "oh", "ent"))
+    restored.load_state_dict(agb.state_dict())
+    assert restored.weights() == agb.weights()
+
+
+def test_fixed_balance_uses_config_weights():
+    cfg = DistillConfig()
+    weights = BALANCE_RULES.get("fixed")(cfg, ("adv", "oh", "ent")).weights()
+    assert weights == {"adv": cfg.fixed_weights.adv, "oh": cfg.fixed_weights.oh, "ent": cfg.fixed_weights.ent}
+
+
+def test_memory_bank_ring_and_sampling():
+    bank = MemoryBank(2)
+    assert bank.sample(3, torch.Generator()) is None
+    for value in (1.0, 2.0, 3.0):
+        bank.add(torch.full((4, 1, 2, 2), value))
+    assert len(bank) == 2
+    drawn = bank.sample(50, torch.Generator().manual_seed(0))
+    assert set(drawn.unique().tolist()) == {2.0, 3.0}
+    assert len(MemoryBank(0).batches) == 0
+
+
+@pytest.mark.parametrize("name", ["rslad", "ard"])
+def test_student_losses_vanish_when_student_matches_teacher(name):
+    loss = STUDENT_LOSSES.get(name)
+    teacher = torch.randn(16, 10) * 3
+    value = loss.loss(teacher, teacher, teacher, 1.0, 1.0)
+    assert float(value) == pytest.approx(0.0, abs=1e-5)
+    worse = loss.loss(torch.zeros(16, 10), torch.zeros(16, 10), teacher, 2.0, 5 / 6)
+    assert float(worse) > 0.1

@@ -1,0 +1,126 @@
+"""The distill stage end to end on a tiny budget (seconds), with the real components."""
+
+import json
+
+import pytest
+import torch
+
+from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
+from dfard_pipeline.config import PipelineConfig, load_yaml, with_overrides
+from dfard_pipeline.distill import trainer as trainer_module
+from dfard_pipeline.distill.run import run_distill
+from dfard_pipeline.distill.trainer import Interrupted
+from dfard_pipeline.errors import CheckpointError, UsageError, ValidationError
+
+TINY = {"distill.epochs": 2, "distill.generator_steps": 2, "distill.student_steps": 2,
+        "distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_steps": 2,
+        "distill.memory_bank_batches": 2, "distill.nz": 8, "distill.ngf": 8}
+
+
+def tiny(**extra):
+    return with_overrides(PipelineConfig(), {**TINY, **extra})
+
+
+@pytest.fixture
+def teacher_path(tmp_path, digits_teacher):
+    return save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+
+
+def student_state(run_dir):
+    return torch.load(run_dir / "student.pt", weights_only=True)["state_dict"]
+
+
+def test_writes_the_run_folder(tmp_path, teacher_path):
+    out = run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+    for name in ("student.pt", "generator.pt", "metrics.jsonl", "config.resolved.yaml",
+                 "checkpoints/last.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2]
+    for record in lines:
+        assert 1.0 <= record["tau"] <= 10.0
+        assert set(record["weights"]) == {"adv", "bn", "oh", "ent"}
+        assert 0.0 <= record["robust_agreement"] <= 1.0 and record["wall_time"] > 0
+    student = load_teacher(out.student)  # a student checkpoint loads like any project model
+    assert student.contract.shape == (1, 8, 8) and student.eps == 0.1
+    resolved = load_yaml(tmp_path / "run" / "config.resolved.yaml", PipelineConfig)
+    assert resolved == tiny()
+
+
+def test_same_seed_same_student_and_other_seed_differs(tmp_path, teacher_path):
+    run_distill(tiny(), str(teacher_path), tmp_path / "a", quiet=True)
+    run_distill(tiny(), str(teacher_path), tmp_path / "b", quiet=True)
+    run_distill(with_overrides(tiny(), {"seed": 1}), str(teacher_path), tmp_path / "c", quiet=True)
+    a, b, c = (student_state(tmp_path / n) for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch):
+    run_distill(tiny(), str(teacher_path), tmp_path / "straight", quiet=True)
+    original = trainer_module.DistillTrainer._end_epoch
+    calls = {"n": 0}
+
+    def interrupt_after_first_epoch(self, state):
+        original(self, state)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", interrupt_after_first_epoch)
+    with pytest.raises(Interrupted, match="--resume"):
+        run_distill(tiny(), str(teacher_path), tmp_path / "resumed", quiet=True)
+    assert not (tmp_path / "resumed" / "student.pt").exists()
+    run_distill(tiny(), str(teacher_path), tmp_path / "resumed", resume=True, quiet=True)
+    a, b = student_state(tmp_path / "straight"), student_state(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_different_config(tmp_path, teacher_path):
+    run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+    with pytest.raises(CheckpointError, match="different teacher, student or config"):
+        run_distill(tiny(**{"distill.lr_student": 0.5}), str(teacher_path), tmp_path / "run",
+                    resume=True, quiet=True)
+
+
+def test_existing_run_is_not_clobbered(tmp_path, teacher_path):
+    run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+    with pytest.raises(UsageError, match="--resume .* or --overwrite"):
+        run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+
+
+def test_distill_never_reads_a_dataset(tmp_path, teacher_path, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("distill read a dataset")
+
+    monkeypatch.setattr("dfard_pipeline.data.load_dataset", forbidden)
+    monkeypatch.setattr("dfard_pipeline.data.digits.load_digits_split", forbidden)
+    monkeypatch.setattr("sklearn.datasets.load_digits", forbidden)
+    run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+    assert (tmp_path / "run" / "student.pt").exists()
+
+
+def test_nan_loss_stops_with_step_and_term(tmp_path, teacher_path, monkeypatch):
+    from dfard_pipeline.distill import steps
+
+    real = steps.generator_terms
+
+    def poisoned(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        terms["bn"] = terms["bn"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(steps, "generator_terms", poisoned)
+    with pytest.raises(ValidationError, match=r"epoch 1, step 1, generator term 'bn'"):
+        run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+
+
+@pytest.mark.parametrize("method", ["combo", "combo+ita", "combo+agb"])
+def test_baseline_methods_run_and_use_their_rules(tmp_path, teacher_path, method):
+    run_distill(tiny(**{"distill.method": method}), str(teacher_path), tmp_path / "run", quiet=True)
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    cfg = PipelineConfig().distill
+    if "ita" not in method:
+        assert record["tau"] == cfg.fixed_tau
+    if "agb" not in method:
+        assert record["weights"]["ent"] == cfg.fixed_weights.ent
