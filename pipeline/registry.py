@@ -37,7 +37,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
-            key = name or getattr(obj, "__name__")
+            key = name or obj.__name__
             if key in self._entries:
                 raise RegistryError(f"duplicate {self.kind} name '{key}'")
             self._entries[key] = obj

@@ -48,7 +48,7 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @click.option("--student", help="Student architecture.  [default: digits_cnn_student]")
 @click.option("--method", type=click.Choice(["dfard", "combo", "combo+ita", "combo+agb"]),
               help="dfard = ITA + AGB; the others are the baselines.  [default: dfard]")
-@click.option("--epochs", type=int, help="Epochs.  [default: 60]")
+@click.option("--epochs", type=int, help="Epochs.  [default: 40]")
 @click.option("--eps", type=float, help="L-inf radius in [0,1] pixels.  [default: 0.1]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import check_output, config_option, overwrite_option, quiet_option, resolve_config
+from dfard_pipeline.cli.options import (
+    check_output,
+    config_option,
+    overwrite_option,
+    quiet_option,
+    resolve_config,
+)
 
 OPTION_KEYS = {
     "dataset": "teacher.dataset", "arch": "teacher.arch", "method": "teacher.method",
@@ -27,7 +33,8 @@ test accuracy at the end and stores them in the checkpoint.""")
 @click.option("--out", type=click.Path(dir_okay=False), default="teacher.pt", show_default=True,
               help="Checkpoint to write (the resolved config goes beside it).")
 @click.option("--arch", help="Model zoo architecture.  [default: digits_cnn_teacher]")
-@click.option("--method", type=click.Choice(["pgd_at", "trades"]), help="Adversarial training loss.  [default: trades]")
+@click.option("--method", type=click.Choice(["pgd_at", "trades"]),
+              help="Adversarial training loss.  [default: trades]")
 @click.option("--epochs", type=int, help="Training epochs.  [default: 20]")
 @click.option("--batch-size", type=int, help="Batch size.  [default: 128]")
 @click.option("--lr", type=float, help="Peak learning rate (one-cycle Adam).  [default: 0.003]")

@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from dfard_pipeline.config.loader import from_dict, load_yaml, to_dict, with_overrides, write_yaml_atomic
+from dfard_pipeline.config.loader import (
+    from_dict,
+    load_yaml,
+    to_dict,
+    with_overrides,
+    write_yaml_atomic,
+)
 from dfard_pipeline.config.schema import (
     DistillConfig,
     ExportConfig,

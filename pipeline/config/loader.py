@@ -146,7 +146,8 @@ def with_overrides(config: C, overrides: dict[str, Any]) -> C:
             node = node[part]
         if leaf not in node:
             hint = closest(leaf, list(node))
-            raise ConfigError(f"override '{dotted}': unknown key" + (f"; did you mean '{hint}'?" if hint else ""))
+            extra = f"; did you mean '{hint}'?" if hint else ""
+            raise ConfigError(f"override '{dotted}': unknown key{extra}")
         node[leaf] = value
     return from_dict(type(config), data)
 

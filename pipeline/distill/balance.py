@@ -20,6 +20,8 @@ BALANCE_RULES: Registry = Registry("generator balance rule")
 class FixedBalance:
     """The baseline: DFAD/DeepInversion-style hand-set weights."""
 
+    measure = "value"  # what `update` receives: term values (or "grad": gradient norms)
+
     def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
         fixed = cfg.fixed_weights
         self._weights = {term: float(getattr(fixed, term)) for term in terms}
@@ -45,6 +47,7 @@ class HardnessInformationBalance:
     student that already agrees needs harder samples, one that does not needs information."""
 
     normalise_only = False
+    measure = "value"
 
     def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
         self.terms = terms
@@ -81,3 +84,14 @@ class NormaliseOnlyBalance(HardnessInformationBalance):
     """Ablation: AGB's magnitude normalisation with a constant 50/50 hardness/information split."""
 
     normalise_only = True
+
+
+@BALANCE_RULES.register("gradient_balance")
+class GradientBalance(HardnessInformationBalance):
+    """AGB measured where the terms compete: each term's magnitude is the norm of its gradient
+    with respect to the synthetic images (EMA), so after normalisation every term pushes the
+    images equally hard before the hardness/information split by beta. Normalising by the loss
+    value instead under-weights terms with a large but slowly falling value (``bn``) and
+    over-weights terms near zero (``ent``), which we measured to hurt (benchmarks/results)."""
+
+    measure = "grad"

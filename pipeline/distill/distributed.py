@@ -36,6 +36,13 @@ class DistContext:
         if self.enabled:
             dist.barrier()
 
+    def sync_buffers(self, module: torch.nn.Module) -> None:
+        """Copy rank 0's buffers (BN running statistics) to every rank: each rank's last
+        train-mode forward updated them with its own batch."""
+        if self.enabled:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
+
     def gather_objects(self, obj) -> list:
         if not self.enabled:
             return [obj]

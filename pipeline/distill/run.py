@@ -17,7 +17,7 @@ from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
-from dfard_pipeline.errors import UsageError
+from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.models import count_parameters, create_model
 
 GENERATOR_FORMAT = "dfard-pipeline.generator"
@@ -87,19 +87,31 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         if resume:
             trainer.resume()
         state = trainer.fit()
+        checksums = dist.gather_objects(_weights_checksum(trainer.ctx.student))
+        if len(set(checksums)) != 1:
+            raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
         if not dist.is_main:
             return DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt", metrics_path, {})
-        return _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, device, quiet)
+        return _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, quiet)
     finally:
         shutdown_distributed(dist)
 
 
-def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, device, quiet):
+def _weights_checksum(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, quiet):
     cfg = config.distill
     student = trainer.ctx.student.float().cpu().eval()
     generator = trainer.ctx.generator.float().cpu().eval()
     final = {"epochs": state.epoch, "tau": state.tau, "robust_agreement_synthetic": state.agreement,
-             "wall_time": state.elapsed, "method": cfg.method}
+             "wall_time": state.elapsed, "method": cfg.method, "world_size": len(checksums),
+             "rank_weight_sha256": checksums}
     if cfg.eval_data == "digits":
         from dfard_pipeline.data import load_dataset
         from dfard_pipeline.evaluation import evaluate_robustness

@@ -103,12 +103,16 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     if not cfg.conditional_generator:  # DAFL: each sample's own teacher class is its target
         targets = teacher_logits.detach().argmax(1)
     terms = generator_terms(teacher_logits, student_logits, targets, bn_loss, cfg.generator_adv_loss)
-    values = torch.stack([terms[k].detach().float() for k in terms])
-    values = ctx.dist.mean(values)
+    values = ctx.dist.mean(torch.stack([terms[k].detach().float() for k in terms]))
     magnitudes = {k: float(v) for k, v in zip(terms, values, strict=True)}
     for name, value in magnitudes.items():
         check_finite(torch.tensor(value), f"{where}, generator term '{name}'")
-    balance.update(magnitudes, None)
+    if balance.measure == "grad":
+        norms = [torch.autograd.grad(terms[k], x, retain_graph=True)[0].float().norm() for k in terms]
+        norms = ctx.dist.mean(torch.stack(norms))
+        balance.update({k: float(v) for k, v in zip(terms, norms, strict=True)}, None)
+    else:
+        balance.update(magnitudes, None)
     weights = balance.weights()
     loss = sum(weights[k] * terms[k] for k in terms)
     optimizer.zero_grad(set_to_none=True)

@@ -33,7 +33,8 @@ class BatchNormStatistics:
         x = inputs[0].float()
         mean = x.mean(dim=(0, 2, 3))
         var = x.var(dim=(0, 2, 3), unbiased=False)
-        self._losses.append(torch.norm(mean - module.running_mean, 2) + torch.norm(var - module.running_var, 2))
+        self._losses.append(torch.norm(mean - module.running_mean, 2)
+                            + torch.norm(var - module.running_var, 2))
 
     def collect(self) -> torch.Tensor | None:
         """The summed loss of the last forward pass (None when the teacher has no BN)."""

@@ -23,7 +23,13 @@ from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator import Generator
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.methods import METHODS
-from dfard_pipeline.distill.steps import StepContext, generator_step, run_probe, student_step, synthesize
+from dfard_pipeline.distill.steps import (
+    StepContext,
+    generator_step,
+    run_probe,
+    student_step,
+    synthesize,
+)
 from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
@@ -169,6 +175,8 @@ class DistillTrainer:
             raise Interrupted(f"interrupted at epoch {s.epoch + 1}, step {s.step}; state saved to "
                               f"{self.checkpoint_path}; continue with --resume") from None
         bar.close()
+        self.dist.sync_buffers(self.ctx.student)
+        self.dist.sync_buffers(self.ctx.generator)
         return s
 
     def _run_step(self, s: LoopState, steps_per_epoch: int) -> None:

@@ -41,7 +41,8 @@ class MobileNetV2(ZooModel):
     def __init__(self, width_mult: float = 1.0, **contract_kwargs):
         super().__init__(cifar_contract(**contract_kwargs))
         cin = _round(32 * width_mult)
-        layers = [nn.Conv2d(self.contract.shape[0], cin, 3, 1, 1, bias=False), nn.BatchNorm2d(cin), nn.ReLU6()]
+        layers = [nn.Conv2d(self.contract.shape[0], cin, 3, 1, 1, bias=False),
+                  nn.BatchNorm2d(cin), nn.ReLU6()]
         for expansion, cout, repeats, stride in _CIFAR_SETTINGS:
             cout = _round(cout * width_mult)
             for i in range(repeats):

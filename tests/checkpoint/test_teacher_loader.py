@@ -3,7 +3,6 @@ import torch
 
 from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
 from dfard_pipeline.errors import CheckpointError, UsageError
-from dfard_pipeline.models import create_model
 
 
 def _same_logits(loaded, model):

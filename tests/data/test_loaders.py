@@ -21,7 +21,9 @@ def _fake_cifar(root, name="cifar10"):
     folder = root / ("cifar-10-batches-py" if name == "cifar10" else "cifar-100-python")
     folder.mkdir()
     rng = np.random.default_rng(0)
-    files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"] if name == "cifar10" else ["train", "test"]
+    files = ["train", "test"]
+    if name == "cifar10":
+        files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     key = b"labels" if name == "cifar10" else b"fine_labels"
     for fname in files:
         batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), key: [0, 1, 2, 3]}

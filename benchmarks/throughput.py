@@ -1,0 +1,86 @@
+"""Student-step throughput of the distill hot loop, fp32 vs bf16 autocast, on this machine.
+
+    python benchmarks/throughput.py
+
+Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256) and a
+CIFAR-shaped pair (wrn_34_10 at widen_factor 2 -> mobilenet_v2, 3x32x32, batch 64). A student
+step = synthesise a batch, teacher forward, 10-step PGD on the student, student update.
+Writes benchmarks/results/throughput.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from machine import command_line, machine_info  # noqa: E402
+
+PAIRS = {
+    "digits": {"teacher": ("digits_cnn_teacher", {}), "student": ("digits_cnn_student", {}),
+               "shape": (1, 8, 8), "batch": 256},
+    "cifar-shaped": {"teacher": ("wrn_34_10", {"widen_factor": 2}), "student": ("mobilenet_v2", {}),
+                     "shape": (3, 32, 32), "batch": 64},
+}
+
+
+def measure(pair: dict, precision: str, steps: int, warmup: int) -> float:
+    import torch
+
+    from dfard_pipeline.config import DistillConfig
+    from dfard_pipeline.distill.distributed import DistContext
+    from dfard_pipeline.distill.steps import student_step
+    from dfard_pipeline.distill.trainer import DistillTrainer
+    from dfard_pipeline.models import create_model
+
+    c, h, _ = pair["shape"]
+    kw = {"in_chans": c, "image_size": h}
+    teacher = create_model(pair["teacher"][0], **kw, **pair["teacher"][1]).eval()
+    student = create_model(pair["student"][0], **kw, **pair["student"][1])
+    cfg = DistillConfig(batch_size=pair["batch"], precision=precision, memory_bank_batches=0,
+                        eps=8 / 255, attack_step_size=2 / 255, attack_steps=10)
+    trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], torch.device("cpu"),
+                             DistContext(), 0, Path("/dev/null"), "bench", progress=False)
+    ctx = trainer.ctx
+    for _ in range(warmup):
+        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1], "bench")
+    start = time.perf_counter()
+    for _ in range(steps):
+        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1], "bench")
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    from dfard_pipeline.atomic import write_json_atomic, write_text_atomic
+
+    rows = []
+    for name, pair in PAIRS.items():
+        for precision in ("fp32", "bf16"):
+            rate = measure(pair, precision, args.steps, args.warmup)
+            rows.append({"pair": name, "precision": precision, "batch": pair["batch"],
+                         "student_steps_per_s": rate, "images_per_s": rate * pair["batch"]})
+            print(rows[-1], flush=True)
+    result = {"command": command_line(), "machine": machine_info(), "rows": rows}
+    write_json_atomic(HERE / "results" / "throughput.json", result)
+    m = result["machine"]
+    lines = ["# Distill student-step throughput (CPU)", "", f"Command: `{result['command']}`  ",
+             f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
+             f"({m['torch_threads']} threads), {m['date']}", "",
+             "| pair | precision | batch | student steps/s | images/s |", "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['pair']} | {r['precision']} | {r['batch']} | "
+                     f"{r['student_steps_per_s']:.2f} | {r['images_per_s']:.0f} |")
+    write_text_atomic(HERE / "results" / "throughput.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
