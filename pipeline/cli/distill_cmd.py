@@ -34,7 +34,7 @@ Examples:
   dfard-pipeline distill --teacher teacher.pt --out runs/digits
   dfard-pipeline distill --teacher wrn.pt --teacher-arch wrn_34_10 \\
       --config configs/cifar10_wrn34-10_to_resnet18.yaml --device cuda --precision bf16
-  torchrun --nproc_per_node=2 -m dfard_pipeline distill --teacher teacher.pt --out runs/ddp
+  torchrun --standalone --nproc_per_node=2 -m dfard_pipeline distill --teacher teacher.pt --out runs/ddp
 
 Writes OUT/student.pt, generator.pt, metrics.jsonl, config.resolved.yaml and checkpoints/.
 Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkpoint.""")

@@ -19,7 +19,7 @@ def test_two_gloo_ranks_end_with_identical_student(tmp_path, digits_teacher):
         "epochs": 2, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16,
         "attack_steps": 2, "nz": 8, "ngf": 8, "device": "cpu"}}))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "dfard_pipeline", "distill", "--teacher", str(teacher), "--out", str(out),
            "--config", str(config), "--quiet"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300,

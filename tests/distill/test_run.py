@@ -124,3 +124,35 @@ def test_baseline_methods_run_and_use_their_rules(tmp_path, teacher_path, method
         assert record["tau"] == cfg.fixed_tau
     if "agb" not in method:
         assert record["weights"]["ent"] == cfg.fixed_weights.ent
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_finishes(tmp_path, teacher_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"distill": {
+        "epochs": 40, "generator_steps": 2, "student_steps": 5, "batch_size": 32, "probe_size": 16,
+        "attack_steps": 2, "nz": 8, "ngf": 8, "device": "cpu"}}))
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dfard_pipeline", "distill", "--teacher", str(teacher_path),
+           "--out", str(out), "--config", str(config), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "last.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "student.pt").exists(), "killed too late: the run had already finished"
+    done_before = len((out / "metrics.jsonl").read_text().splitlines())
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == list(range(1, 41))
+    assert done_before >= 1 and (out / "student.pt").exists()
