@@ -68,7 +68,8 @@ class DistillConfig:
     conditional_generator: bool = False  # True: class embedding x z; False: DAFL argmax targets
     nz: int = 64
     ngf: int = 32
-    lr_student: float = 0.01
+    student_optimizer: Literal["sgd", "adam"] = "adam"  # adam measured better on digits
+    lr_student: float = 0.003
     lr_generator: float = 0.003
     eps: float = 0.1
     attack_steps: int = 5  # digits: 5 steps of 0.03 (CIFAR configs: 10 of 2/255)

@@ -85,8 +85,11 @@ class DistillTrainer:
         self.ctx = StepContext(cfg, teacher, student, student_train, generator, generator_train,
                                bn_stats, STUDENT_LOSSES.get(cfg.student_loss), num_classes,
                                device, dist, rng)
-        self.opt_student = torch.optim.SGD(student.parameters(), lr=cfg.lr_student, momentum=0.9,
-                                           weight_decay=5e-4, nesterov=True)
+        if cfg.student_optimizer == "adam":
+            self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4)
+        else:
+            self.opt_student = torch.optim.SGD(student.parameters(), lr=cfg.lr_student, momentum=0.9,
+                                               weight_decay=5e-4, nesterov=True)
         self.opt_generator = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999))
         self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_student, T_max=cfg.epochs)
         fp16 = cfg.precision == "fp16"
