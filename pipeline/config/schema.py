@@ -81,8 +81,9 @@ class DistillConfig:
     agb_momentum: float = 0.9
     agb_beta_min: float = 0.1
     agb_beta_max: float = 0.9
+    student_ema: float = 0.0  # decay of an EMA of student weights (0 = off); the EMA is the output
     probe_size: int = 256
-    memory_bank_batches: int = 10  # 0 disables the memory bank
+    memory_bank_batches: int = 40  # one batch added per epoch; 0 disables the bank
     device: Device = "auto"
     precision: Precision = "fp32"
     checkpoint_minutes: float = 2.0
@@ -99,6 +100,8 @@ class DistillConfig:
             raise ValueError(f"distill.tau_max must be >= 1, got {self.tau_max}")
         if not 0.0 < self.agb_beta_min <= self.agb_beta_max < 1.0:
             raise ValueError("distill.agb_beta_min/max must satisfy 0 < min <= max < 1")
+        if not 0.0 <= self.student_ema < 1.0:
+            raise ValueError(f"distill.student_ema must be in [0, 1), got {self.student_ema}")
         if not 0.0 <= self.agb_momentum < 1.0:
             raise ValueError(f"distill.agb_momentum must be in [0, 1), got {self.agb_momentum}")
         if self.memory_bank_batches < 0:

@@ -14,7 +14,7 @@ import torch
 from dfard_pipeline.atomic import save_torch_atomic, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
-from dfard_pipeline.device import resolve_device
+from dfard_pipeline.device import autocast, resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
@@ -42,12 +42,12 @@ def _fingerprint(config: PipelineConfig, teacher_sha: str, world_size: int) -> s
 
 
 def _prepare_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other; pass one")
     finished = (out_dir / "student.pt").exists() or (out_dir / "checkpoints" / "last.pt").exists()
     if finished and not (resume or overwrite):
         raise UsageError(f"{out_dir} already holds a distill run; pass --resume to continue it "
                          "or --overwrite to start again")
-    if resume and overwrite:
-        raise UsageError("--resume and --overwrite contradict each other; pass one")
     if not out_dir.parent.exists():
         raise UsageError(f"parent folder of --out does not exist: {out_dir.parent}")
 
@@ -62,6 +62,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
                 overwrite: bool = False, quiet: bool = False) -> DistillOutputs:
     cfg = config.distill
     device = resolve_device(cfg.device)
+    with autocast(device, cfg.precision):  # an impossible precision fails before any output
+        pass
     dist = init_distributed(device.type)
     try:
         if dist.enabled and device.type == "cuda":
@@ -87,12 +89,12 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         if resume:
             trainer.resume()
         state = trainer.fit()
-        checksums = dist.gather_objects(_weights_checksum(trainer.ctx.student))
+        checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
         if not dist.is_main:
             return DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt", metrics_path, {})
-        return _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, quiet)
+        return _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums)
     finally:
         shutdown_distributed(dist)
 
@@ -105,9 +107,9 @@ def _weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, quiet):
+def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums):
     cfg = config.distill
-    student = trainer.ctx.student.float().cpu().eval()
+    student = trainer.final_student.float().cpu().eval()
     generator = trainer.ctx.generator.float().cpu().eval()
     final = {"epochs": state.epoch, "tau": state.tau, "robust_agreement_synthetic": state.agreement,
              "wall_time": state.elapsed, "method": cfg.method, "world_size": len(checksums),
@@ -128,13 +130,13 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
          "state_dict": generator.state_dict(), "teacher_sha256": loaded.sha256},
         out_dir / "generator.pt")
     write_metrics(metrics_path, state.history)
-    if not quiet:
-        click.echo(f"distilled {cfg.student} ({count_parameters(student):,} params) from "
-                   f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
-                   f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
-                   f"probe {state.agreement:.1%} -> {out_dir}")
-        if "eval_digits_test" in final:
-            e = final["eval_digits_test"]
-            click.echo(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
-                       f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
+    # The summary prints even with --quiet, which only silences progress bars.
+    click.echo(f"distilled {cfg.student} ({count_parameters(student):,} params) from "
+               f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
+               f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
+               f"probe {state.agreement:.1%} -> {out_dir}")
+    if "eval_digits_test" in final:
+        e = final["eval_digits_test"]
+        click.echo(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
+                   f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
     return DistillOutputs(out_dir, student_path, generator_path, metrics_path, final)

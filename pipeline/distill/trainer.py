@@ -7,6 +7,7 @@ and the position inside the epoch, so an interrupted run continues on the same t
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ class DistillTrainer:
         fp16 = cfg.precision == "fp16"
         self.scalers = [torch.amp.GradScaler(device.type, enabled=fp16) for _ in range(2)]
         self.bank = MemoryBank(cfg.memory_bank_batches)
+        # Weight averaging (Gowal et al. 2020) steadies robust training; the average is the output.
+        self.student_ema = copy.deepcopy(student).eval().requires_grad_(False) if cfg.student_ema else None
         self.state = LoopState(tau=cfg.fixed_tau)
 
     # ----- checkpoints -------------------------------------------------------------------
@@ -111,6 +114,7 @@ class DistillTrainer:
             "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
             "bank": self.bank.state_dict(), "rng": rng_states,
             "scalers": [sc.state_dict() for sc in self.scalers],
+            "student_ema": None if self.student_ema is None else self.student_ema.state_dict(),
         }
 
     def save(self) -> None:
@@ -144,6 +148,8 @@ class DistillTrainer:
         for scaler, scaler_state in zip(self.scalers, state["scalers"], strict=True):
             scaler.load_state_dict(scaler_state)
         c.rng.set_state(state["rng"][self.dist.rank].cpu())
+        if self.student_ema is not None:
+            self.student_ema.load_state_dict(state["student_ema"])
         self.state = LoopState(**state["loop"])
 
     # ----- the loop ------------------------------------------------------------------------
@@ -164,7 +170,9 @@ class DistillTrainer:
                 s.elapsed = time.monotonic() - started
                 bar.update(1)
                 if s.step == 0:  # an epoch just ended
+                    beta = getattr(self.balance, "beta", None)
                     bar.set_postfix(tau=f"{s.tau:.2f}", agree=f"{s.agreement:.2f}",
+                                    beta="fixed" if beta is None else f"{beta:.2f}",
                                     loss=f"{s.history[-1]['loss_student']:.3f}")
                     self.save()
                     last_save = time.monotonic()
@@ -180,7 +188,29 @@ class DistillTrainer:
         bar.close()
         self.dist.sync_buffers(self.ctx.student)
         self.dist.sync_buffers(self.ctx.generator)
+        if self.student_ema is not None:
+            self._copy_buffers()
         return s
+
+    @property
+    def final_student(self) -> nn.Module:
+        """What the run outputs: the weight average when enabled, else the trained student."""
+        return self.student_ema if self.student_ema is not None else self.ctx.student
+
+    def _update_ema(self) -> None:
+        if self.student_ema is None:
+            return
+        decay = self.cfg.student_ema
+        with torch.no_grad():
+            pairs = zip(self.student_ema.parameters(), self.ctx.student.parameters(), strict=True)
+            for averaged, live in pairs:
+                averaged.lerp_(live, 1.0 - decay)
+        self._copy_buffers()
+
+    def _copy_buffers(self) -> None:
+        with torch.no_grad():
+            for averaged, live in zip(self.student_ema.buffers(), self.ctx.student.buffers(), strict=True):
+                averaged.copy_(live)
 
     def _run_step(self, s: LoopState, steps_per_epoch: int) -> None:
         cfg, c = self.cfg, self.ctx
@@ -200,6 +230,7 @@ class DistillTrainer:
                 self.bank.add(synthesize(c, cfg.batch_size))
         else:
             loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1], where)
+            self._update_ema()
             s.accum["student_loss"] += loss
             s.accum["student_steps"] += 1
         s.step += 1

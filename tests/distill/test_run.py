@@ -56,8 +56,10 @@ def test_same_seed_same_student_and_other_seed_differs(tmp_path, teacher_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch):
-    run_distill(tiny(), str(teacher_path), tmp_path / "straight", quiet=True)
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch, ema):
+    config = tiny(**{"distill.student_ema": ema})
+    run_distill(config, str(teacher_path), tmp_path / "straight", quiet=True)
     original = trainer_module.DistillTrainer._end_epoch
     calls = {"n": 0}
 
@@ -69,9 +71,9 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_pa
 
     monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", interrupt_after_first_epoch)
     with pytest.raises(Interrupted, match="--resume"):
-        run_distill(tiny(), str(teacher_path), tmp_path / "resumed", quiet=True)
+        run_distill(config, str(teacher_path), tmp_path / "resumed", quiet=True)
     assert not (tmp_path / "resumed" / "student.pt").exists()
-    run_distill(tiny(), str(teacher_path), tmp_path / "resumed", resume=True, quiet=True)
+    run_distill(config, str(teacher_path), tmp_path / "resumed", resume=True, quiet=True)
     a, b = student_state(tmp_path / "straight"), student_state(tmp_path / "resumed")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -156,3 +158,12 @@ def test_kill_9_then_resume_finishes(tmp_path, teacher_path):
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == list(range(1, 41))
     assert done_before >= 1 and (out / "student.pt").exists()
+
+
+def test_weight_average_is_the_output(tmp_path, teacher_path):
+    run_distill(tiny(), str(teacher_path), tmp_path / "plain", quiet=True)
+    run_distill(tiny(**{"distill.student_ema": 0.5}), str(teacher_path), tmp_path / "ema", quiet=True)
+    plain, averaged = student_state(tmp_path / "plain"), student_state(tmp_path / "ema")
+    weights = [k for k in plain if k.endswith("weight")]
+    assert not all(torch.equal(plain[k], averaged[k]) for k in weights)
+    assert all(torch.equal(plain[k], averaged[k]) for k in plain if "running" in k)
