@@ -92,9 +92,14 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
-        if not dist.is_main:
-            return DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt", metrics_path, {})
-        return _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums)
+        if dist.is_main:
+            outputs = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums)
+        else:
+            outputs = DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt",
+                                     metrics_path, {})
+        # Every rank leaves together: a rank tearing down gloo while another still works aborts.
+        dist.barrier()
+        return outputs
     finally:
         shutdown_distributed(dist)
 

@@ -8,22 +8,7 @@ from torch import nn
 from dfard_pipeline.models.cifar_common import cifar_contract
 from dfard_pipeline.models.contract import ZooModel
 from dfard_pipeline.models.registry import register_model
-
-
-class WideBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.shortcut = None if (cin == cout and stride == 1) else nn.Conv2d(cin, cout, 1, stride, bias=False)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(x))
-        shortcut = x if self.shortcut is None else self.shortcut(out)
-        out = self.conv2(F.relu(self.bn2(self.conv1(out))))
-        return out + shortcut
+from dfard_pipeline.models.resnet import PreActBlock as WideBlock  # the same pre-activation block
 
 
 class WideResNet(ZooModel):
