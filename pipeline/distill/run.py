@@ -48,8 +48,8 @@ def _prepare_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     if finished and not (resume or overwrite):
         raise UsageError(f"{out_dir} already holds a distill run; pass --resume to continue it "
                          "or --overwrite to start again")
-    if not out_dir.parent.exists():
-        raise UsageError(f"parent folder of --out does not exist: {out_dir.parent}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; a run folder is needed")
 
 
 def write_metrics(path: Path, history: list) -> None:

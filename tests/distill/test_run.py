@@ -31,11 +31,11 @@ def student_state(run_dir):
 
 
 def test_writes_the_run_folder(tmp_path, teacher_path):
-    out = run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
+    out = run_distill(tiny(), str(teacher_path), tmp_path / "runs" / "run", quiet=True)
     for name in ("student.pt", "generator.pt", "metrics.jsonl", "config.resolved.yaml",
                  "checkpoints/last.pt"):
-        assert (tmp_path / "run" / name).is_file(), name
-    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+        assert (tmp_path / "runs" / "run" / name).is_file(), name
+    lines = [json.loads(x) for x in (tmp_path / "runs" / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
     for record in lines:
         assert 1.0 <= record["tau"] <= 10.0
@@ -43,7 +43,7 @@ def test_writes_the_run_folder(tmp_path, teacher_path):
         assert 0.0 <= record["robust_agreement"] <= 1.0 and record["wall_time"] > 0
     student = load_teacher(out.student)  # a student checkpoint loads like any project model
     assert student.contract.shape == (1, 8, 8) and student.eps == 0.1
-    resolved = load_yaml(tmp_path / "run" / "config.resolved.yaml", PipelineConfig)
+    resolved = load_yaml(tmp_path / "runs" / "run" / "config.resolved.yaml", PipelineConfig)
     assert resolved == tiny()
 
 
@@ -167,3 +167,9 @@ def test_weight_average_is_the_output(tmp_path, teacher_path):
     weights = [k for k in plain if k.endswith("weight")]
     assert not all(torch.equal(plain[k], averaged[k]) for k in weights)
     assert all(torch.equal(plain[k], averaged[k]) for k in plain if "running" in k)
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, teacher_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        run_distill(tiny(), str(teacher_path), tmp_path / "file", quiet=True)
