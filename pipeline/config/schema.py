@@ -58,7 +58,7 @@ class DistillConfig:
     student: str = "digits_cnn_student"
     method: str = "dfard"  # dfard | combo | combo+ita | combo+agb
     ita_rule: str = "entropy_match"  # temperature rule used when the method has ITA
-    agb_rule: str = "gradient_balance"  # generator balance rule used when it has AGB
+    agb_rule: str = "scaled_fixed"  # generator balance rule used when it has AGB
     student_loss: str = "rslad"  # rslad | ard
     generator_adv_loss: Literal["l1", "kl"] = "l1"
     epochs: int = 40

@@ -95,3 +95,29 @@ class GradientBalance(HardnessInformationBalance):
     over-weights terms near zero (``ent``), which we measured to hurt (benchmarks/results)."""
 
     measure = "grad"
+
+
+@BALANCE_RULES.register("scaled_fixed")
+class ScaledFixedBalance(FixedBalance):
+    """AGB as a gentle correction of the baseline: keep the hand-set relative weights and only
+    move the hardness/information split, adv x 2*beta and information terms x 2*(1 - beta)
+    (beta = clipped robust agreement; at beta = 0.5 this is exactly the fixed baseline)."""
+
+    def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
+        super().__init__(cfg, terms)
+        self.beta_min, self.beta_max = cfg.agb_beta_min, cfg.agb_beta_max
+        self.beta = 0.5
+
+    def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
+        if probe is not None:
+            self.beta = min(self.beta_max, max(self.beta_min, probe.robust_agreement))
+
+    def weights(self) -> dict[str, float]:
+        scale = {t: 2 * (self.beta if t in HARDNESS_TERMS else 1 - self.beta) for t in self._weights}
+        return {t: w * scale[t] for t, w in self._weights.items()}
+
+    def state_dict(self) -> dict:
+        return {"beta": self.beta}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.beta = float(state["beta"])

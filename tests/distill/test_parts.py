@@ -143,3 +143,14 @@ def test_student_losses_vanish_when_student_matches_teacher(name):
     assert float(value) == pytest.approx(0.0, abs=1e-5)
     worse = loss.loss(torch.zeros(16, 10), torch.zeros(16, 10), teacher, 2.0, 5 / 6)
     assert float(worse) > 0.1
+
+
+def test_scaled_fixed_balance_moves_only_the_hardness_split():
+    cfg = DistillConfig()
+    rule = BALANCE_RULES.get("scaled_fixed")(cfg, ("adv", "bn", "oh", "ent"))
+    fixed = BALANCE_RULES.get("fixed")(cfg, ("adv", "bn", "oh", "ent")).weights()
+    assert rule.weights() == pytest.approx(fixed)  # beta 0.5 before any probe
+    rule.update({}, _probe())  # full agreement -> beta_max
+    weights = rule.weights()
+    assert weights["adv"] == pytest.approx(fixed["adv"] * 2 * cfg.agb_beta_max)
+    assert weights["bn"] == pytest.approx(fixed["bn"] * 2 * (1 - cfg.agb_beta_max))
