@@ -24,10 +24,15 @@ def resolve_device(name: str) -> torch.device:
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def autocast(device: torch.device, precision: str):
-    """Mixed-precision context for forward passes: bf16 on CPU or CUDA, fp16 on CUDA only."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
+def check_precision(device: torch.device, precision: str) -> None:
+    """Raise a ``UsageError`` for a precision the device cannot run (fp16 needs CUDA)."""
     if precision == "fp16" and device.type != "cuda":
         raise UsageError("fp16 autocast needs a CUDA GPU; on the CPU use --precision bf16 or fp32")
+
+
+def autocast(device: torch.device, precision: str):
+    """Mixed-precision context for forward passes: bf16 on CPU or CUDA, fp16 on CUDA only."""
+    check_precision(device, precision)
+    if precision == "fp32":
+        return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])

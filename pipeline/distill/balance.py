@@ -16,6 +16,11 @@ from dfard_pipeline.registry import Registry
 BALANCE_RULES: Registry = Registry("generator balance rule")
 
 
+def clipped_agreement(probe: Probe, cfg_min: float, cfg_max: float) -> float:
+    """beta: the student's robust agreement on the probe, clipped to [cfg_min, cfg_max]."""
+    return min(cfg_max, max(cfg_min, probe.robust_agreement))
+
+
 @BALANCE_RULES.register("fixed")
 class FixedBalance:
     """The baseline: DFAD/DeepInversion-style hand-set weights."""
@@ -62,7 +67,7 @@ class HardnessInformationBalance:
             old = self.magnitude.get(term)
             self.magnitude[term] = value if old is None else self.momentum * old + (1 - self.momentum) * value
         if probe is not None:
-            self.beta = min(self.beta_max, max(self.beta_min, probe.robust_agreement))
+            self.beta = clipped_agreement(probe, self.beta_min, self.beta_max)
 
     def weights(self) -> dict[str, float]:
         info = [t for t in self.terms if t in INFORMATION_TERMS]
@@ -110,7 +115,7 @@ class ScaledFixedBalance(FixedBalance):
 
     def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
         if probe is not None:
-            self.beta = min(self.beta_max, max(self.beta_min, probe.robust_agreement))
+            self.beta = clipped_agreement(probe, self.beta_min, self.beta_max)
 
     def weights(self) -> dict[str, float]:
         scale = {t: 2 * (self.beta if t in HARDNESS_TERMS else 1 - self.beta) for t in self._weights}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -30,13 +31,14 @@ class Probe:
     student_adv_logits: torch.Tensor
     reduce_mean: ReduceMean = identity_reduce
 
-    @property
+    # Cached: ITA, AGB and the log all read these; each read would be another all-reduce.
+    @cached_property
     def robust_agreement(self) -> float:
         """Fraction of probe samples where argmax S(x_adv) == argmax T(x) (all ranks)."""
         agree = (self.student_adv_logits.argmax(1) == self.teacher_logits.argmax(1)).float().mean()
         return float(self.reduce_mean(agree))
 
-    @property
+    @cached_property
     def student_entropy(self) -> float:
         return float(self.reduce_mean(mean_entropy(self.student_adv_logits)))
 

@@ -14,7 +14,7 @@ import torch
 from dfard_pipeline.atomic import save_torch_atomic, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
-from dfard_pipeline.device import autocast, resolve_device
+from dfard_pipeline.device import check_precision, resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
@@ -62,8 +62,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
                 overwrite: bool = False, quiet: bool = False) -> DistillOutputs:
     cfg = config.distill
     device = resolve_device(cfg.device)
-    with autocast(device, cfg.precision):  # an impossible precision fails before any output
-        pass
+    check_precision(device, cfg.precision)  # fail before any output is written
     dist = init_distributed(device.type)
     try:
         if dist.enabled and device.type == "cuda":
