@@ -36,3 +36,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """A run folder as distill leaves it: student.pt (a digits student trained for a few seconds on
+    real digits, so accuracies mean something) and generator.pt (an untrained generator: its
+    samples are valid [0, 1] images, which is all export and verify need from it)."""
+    import torch.nn.functional as F
+
+    from dfard_pipeline.checkpoint import save_checkpoint
+    from dfard_pipeline.data import load_dataset
+    from dfard_pipeline.distill.generator import Generator
+    from dfard_pipeline.distill.run import GENERATOR_FORMAT
+
+    run = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    model = create_model("digits_cnn_student")
+    train = load_dataset("digits", "train")
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(4):
+        for idx in torch.randperm(len(train)).split(64):
+            loss = F.cross_entropy(model(train.x[idx]), train.y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    save_checkpoint(model.eval(), run / "student.pt", kind="student", eps=0.1)
+    generator = Generator(8, 8, (1, 8, 8), 10, False)
+    torch.save({"format": GENERATOR_FORMAT, "generator": generator.describe(),
+                "state_dict": generator.state_dict(), "teacher_sha256": "0" * 64}, run / "generator.pt")
+    return run

@@ -1,13 +1,87 @@
-"""``dfard-pipeline export``: not built yet (see the project's issues)."""
+"""``dfard-pipeline export``: a distilled student (or any project checkpoint) to ONNX or TensorRT."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-               help="Not built yet: this stage is tracked in the project's issues.")
-def export():
-    from dfard_pipeline.errors import NotBuiltError
+OPTION_KEYS = {"opset": "export.opset", "calibration_samples": "export.calibration_samples", "seed": "seed"}
 
-    raise NotBuiltError("'dfard-pipeline export' is not built yet in this version")
+
+@click.command(help="""Export a checkpoint to ONNX (fp32, fp16, data-free int8) or a TensorRT engine.
+
+\b
+Examples:
+  dfard-pipeline export --student runs/digits/student.pt --format onnx
+  dfard-pipeline export --student runs/digits/student.pt --precision int8
+  dfard-pipeline export --student runs/digits/student.pt --precision int8 --calibration npz:calib.npz
+  dfard-pipeline export --student runs/digits/student.pt --format tensorrt --precision fp16  # needs a GPU
+
+Every artifact is checked (onnx.checker, shape inference, opset, dynamic batch) and compared with the
+PyTorch student before it is written; a sidecar manifest (ARTIFACT.json) records hashes, versions,
+the input contract, calibration and parity. INT8 is calibrated on samples from the distill run's
+generator (RUN/generator.pt beside the student): no real data. Default output:
+STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
+@click.option("--student", "student_path", required=True, type=click.Path(dir_okay=False),
+              help="A dfard-pipeline checkpoint: a distilled student.pt or a trained teacher.")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt"]), default="onnx", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "int8"]), default="fp32",
+              show_default=True, help="onnx: fp32, fp16, int8; tensorrt: fp32, fp16, bf16, int8.")
+@click.option("--calibration", help="INT8 samples: RUN/generator.pt (default: the one beside the student) "
+                                    "or npz:PATH holding images 'x'.")
+@click.option("--calibration-samples", type=int, help="How many calibration samples.  [default: 512]")
+@click.option("--opset", type=int, help="ONNX opset.  [default: 18]")
+@click.option("--batch", type=int, help="Export a fixed batch size instead of a dynamic one.")
+@click.option("--dynamic-batch", is_flag=True, help="Dynamic batch axis (the default unless --batch).")
+@click.option("--workspace-mib", type=int, default=1024, show_default=True, help="TensorRT workspace limit.")
+@click.option("--timing-cache", type=click.Path(dir_okay=False),
+              help="TensorRT timing cache, read and updated.  [default: beside the engine]")
+@click.option("--out", type=click.Path(dir_okay=False), help="Artifact path.")
+@click.option("--seed", type=int, help="Seed of calibration and parity samples.  [default: 0]")
+@config_option
+@overwrite_option
+@quiet_option
+@click.pass_context
+def export(ctx, student_path, fmt, precision, calibration, batch, dynamic_batch, workspace_mib, timing_cache,
+           out, config_path, overwrite, quiet, **_):
+    from dfard_pipeline.export.api import export_model
+    from dfard_pipeline.export.spec import ExportRequest
+
+    config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
+    if batch is not None and dynamic_batch:
+        from dfard_pipeline.errors import UsageError
+
+        raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
+    request = ExportRequest(
+        student=Path(student_path), format=fmt, precision=precision, calibration=calibration,
+        calibration_samples=config.export.calibration_samples, opset=config.export.opset, batch=batch,
+        dynamic_batch=batch is None and (dynamic_batch or config.export.dynamic_batch), out=Path(out) if out else None,
+        overwrite=overwrite, seed=config.seed, workspace_mib=workspace_mib,
+        timing_cache=Path(timing_cache) if timing_cache else None)
+    if request.format == "tensorrt" and request.timing_cache is None:
+        request = _with_timing_cache(request)
+    result = export_model(request, log=(lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
+    click.echo(summary(result))
+
+
+def _with_timing_cache(request):
+    from dataclasses import replace
+
+    return replace(request, timing_cache=request.output_path.with_name("tensorrt.timing_cache"))
+
+
+def summary(result) -> str:
+    m = result.manifest
+    lines = [f"{m['export']['precision']} {m['export']['format']} ({m['export']['exporter']} exporter, "
+             f"opset {m['export']['opset']}, {m['artifact']['bytes'] / 1024:.1f} KiB) -> {result.path}"]
+    for p in result.parity:
+        lines.append(f"  parity on {p.n} {p.name} inputs: max |dlogit| {p.max_abs:.2e}, "
+                     f"top-1 agreement {p.top1_agreement:.2%}{'' if p.min_agreement else ' (reported, not gated)'}")
+    if m.get("int8_agreement_with_fp32"):
+        parts = ", ".join(f"{k} {v:.2%}" for k, v in m["int8_agreement_with_fp32"].items())
+        lines.append(f"  int8 top-1 agreement with fp32: {parts}")
+    lines.append(f"  manifest -> {result.manifest_path}")
+    return "\n".join(lines)

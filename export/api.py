@@ -1,0 +1,200 @@
+"""``export_model``: the one library function the ``export`` command calls.
+
+Checkpoint -> FP32 ONNX -> (FP16 | INT8 QDQ) ONNX -> (TensorRT engine), checked for structure and
+for parity with the PyTorch student before anything is written where the user asked. Work happens
+in a temporary folder beside the output; a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dfard_pipeline.errors import CheckpointError, UsageError, ValidationError
+from dfard_pipeline.export.spec import ExportRequest, manifest_path
+from dfard_pipeline.runtime.parity import ParityResult, compare_logits
+
+PARITY_SAMPLES = 256
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest_path: Path
+    manifest: dict
+    parity: list[ParityResult]
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} already exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise UsageError(f"output folder {out.parent} does not exist; create it first")
+
+
+def _load_checkpoint(path: Path):
+    from dfard_pipeline.checkpoint.project import is_project_checkpoint
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+
+    try:
+        is_project = is_project_checkpoint(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception:  # noqa: BLE001 - load_teacher below gives the precise message for bad files
+        is_project = None
+    loaded = load_teacher(path) if is_project is not False else None
+    if loaded is None or loaded.source_format != "project":
+        raise CheckpointError(f"{path} is not a dfard-pipeline checkpoint "
+                              "(a distilled student.pt or a teacher trained by `dfard-pipeline teacher`)")
+    return loaded
+
+
+def _parity_inputs(contract, generator_spec: str | None, seed: int) -> dict[str, np.ndarray]:
+    """Seeded uniform inputs, plus generator samples when a generator is at hand."""
+    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
+
+    rng = torch.Generator().manual_seed(seed + 1)
+    inputs = {"random": torch.rand(PARITY_SAMPLES, *contract.shape, generator=rng).numpy()}
+    if generator_spec and generator_spec.startswith("generator:"):
+        generator = load_generator_file(Path(generator_spec.partition(":")[2]))
+        if tuple(generator.image_shape) == tuple(contract.shape):
+            inputs["generator"] = generator_samples(generator, PARITY_SAMPLES, seed + 2)
+    return inputs
+
+
+def _runner_logits(runner, x: np.ndarray, dynamic: bool) -> np.ndarray:
+    """Logits for ``x``; a dynamic-batch artifact is run at two batch sizes (1 and N) and must agree."""
+    with runner:
+        batched = runner.infer(x)
+        if dynamic:
+            singles = np.concatenate([runner.infer(x[i:i + 1]) for i in range(min(8, len(x)))])
+            if not np.allclose(singles, batched[: len(singles)], rtol=1e-3, atol=1e-3):
+                raise ValidationError("the artifact gives different logits at batch 1 and batch "
+                                      f"{len(x)}: its batch axis is not really dynamic")
+    return batched
+
+
+def _digits_agreement(contract, fp32_runner, int8_runner) -> float | None:
+    """INT8 vs FP32 top-1 agreement on the digits test split (reported only; needs the digits contract)."""
+    if tuple(contract.shape) != (1, 8, 8) or contract.num_classes != 10:
+        return None
+    from dfard_pipeline.data import load_dataset
+
+    x = load_dataset("digits", "test").x.numpy()
+    with fp32_runner, int8_runner:
+        return float((fp32_runner.infer(x).argmax(1) == int8_runner.infer(x).argmax(1)).mean())
+
+
+def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _msg: None) -> ExportResult:
+    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.export import calibration as calib
+    from dfard_pipeline.export.manifest import write_manifest
+    from dfard_pipeline.export.onnx_export import INPUT_NAME, check_onnx, export_onnx
+    from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+
+    out = request.output_path
+    _check_output(out, request.overwrite)
+    if request.format == "tensorrt":  # fail before any work when TensorRT or the GPU is missing
+        from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
+
+        import_tensorrt()
+        cuda_device_info()
+    calibration_spec = calib.resolve_source(request.calibration, request.student) \
+        if request.precision == "int8" else None
+    loaded = _load_checkpoint(request.student)
+    model, contract = loaded.module, loaded.contract
+    eps = float(loaded.eps or 0.0)
+    generator_spec = calibration_spec or (f"generator:{g}" if (g := calib.find_generator(request.student)) else None)
+    dynamic = request.dynamic_batch
+
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp_dir:
+        tmp = Path(tmp_dir)
+        fp32_path = tmp / "model.fp32.onnx"
+        log(f"exporting {loaded.arch} to ONNX (opset {request.opset}, "
+            f"{'dynamic batch' if dynamic else f'batch {request.batch or 1}'})")
+        graph = export_onnx(model, contract.shape, fp32_path, opset=request.opset, dynamic_batch=dynamic,
+                            batch=request.batch)
+        onnx_path, calibration, quant_settings, int8_agreement = fp32_path, None, None, None
+        onnx_precision = "int8" if request.precision == "int8" else (
+            request.precision if request.format == "onnx" else "fp32")
+        if onnx_precision == "fp16":
+            from dfard_pipeline.export.fp16 import convert_fp16
+
+            onnx_path = tmp / "model.fp16.onnx"
+            convert_fp16(fp32_path, onnx_path)
+        elif onnx_precision == "int8":
+            from dfard_pipeline.export.int8 import quantize_int8
+
+            log(f"calibrating INT8 on {request.calibration_samples} samples from {calibration_spec}")
+            calibration = calib.build_calibration(calibration_spec, model, contract.shape, eps or 8 / 255,
+                                                  request.calibration_samples, request.seed)
+            onnx_path = tmp / "model.int8.onnx"
+            quant_settings = quantize_int8(fp32_path, onnx_path, calibration.samples, input_name=INPUT_NAME,
+                                           batch=None if dynamic else request.batch or 1)
+        if onnx_path != fp32_path:
+            graph = check_onnx(onnx_path, opset=request.opset, dynamic_batch=dynamic,
+                               exporter=graph.exporter, fallback_reason=graph.fallback_reason)
+
+        artifact, tensorrt_info = onnx_path, None
+        if request.format == "tensorrt":
+            from dfard_pipeline.export.tensorrt_engine import build_engine
+
+            artifact = tmp / "model.engine"
+            log(f"building a TensorRT {request.precision} engine")
+            tensorrt_info = build_engine(onnx_path, artifact, precision=request.precision, shape=contract.shape,
+                                         dynamic_batch=dynamic, batch=request.batch,
+                                         workspace_mib=request.workspace_mib, timing_cache=request.timing_cache)
+
+        log("checking parity with the PyTorch student")
+        tolerance = request.tolerance
+        reference = TorchRunner(model, contract)
+        candidate = _candidate_runner(artifact, request, contract, tensorrt_info)
+        parity = []
+        for name, x in _parity_inputs(contract, generator_spec, request.seed).items():
+            with reference:
+                ref_logits = reference.infer(x)
+            gated = not (request.precision == "int8" and name == "random")  # int8 is calibrated for images
+            parity.append(compare_logits(ref_logits, _runner_logits(candidate, x, dynamic), name=name,
+                                         tolerance_rel=tolerance.max_abs_rel if gated else None,
+                                         min_agreement=tolerance.min_agreement if gated else None))
+        if onnx_precision == "int8" and request.format == "onnx":
+            fp32_runner = OnnxRuntimeRunner(fp32_path, contract)
+            int8_agreement = {p.name: p.top1_agreement for p in parity}
+            digits = _digits_agreement(contract, fp32_runner, OnnxRuntimeRunner(onnx_path, contract))
+            if digits is not None:
+                int8_agreement["digits_test"] = digits
+        failures = [p.failure() for p in parity if not p]
+        if failures:
+            raise ValidationError(f"parity check failed for the {request.precision} {request.format} artifact, "
+                                  f"nothing written: {'; '.join(failures)}")
+        os.replace(artifact, out)
+
+    manifest = write_manifest(
+        out,
+        source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
+                "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
+        export={"format": request.format, "precision": request.precision, "opset": graph.opset,
+                "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,
+                "dynamic_batch": dynamic, "batch": None if dynamic else request.batch or 1,
+                "quantization": quant_settings},
+        graph=graph.to_dict(), contract={**contract.to_dict(), "eps": eps, "normalisation": "inside the model"},
+        calibration=calibration.describe() if calibration else None,
+        parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=tensorrt_info)
+    import json
+
+    return ExportResult(out, manifest_path(out), json.loads(manifest.read_text()), parity)
+
+
+def _candidate_runner(artifact: Path, request: ExportRequest, contract, tensorrt_info):
+    if request.format == "tensorrt":
+        from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
+
+        return TensorRTRunner(artifact, contract, manifest={"tensorrt": tensorrt_info}, precision=request.precision)
+    from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+
+    return OnnxRuntimeRunner(artifact, contract, precision=request.precision)

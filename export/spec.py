@@ -1,0 +1,84 @@
+"""What an export is asked to produce, checked before any work starts (optimum-style export spec):
+which format/precision pairs exist, their parity tolerances, and where the artifact goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dfard_pipeline.errors import UsageError
+
+# format -> precisions it can produce. bf16 is a TensorRT builder flag (Ampere and newer); ONNX
+# Runtime has no bf16 kernels for these ops, so an ONNX bf16 model would not run anywhere we verify.
+SUPPORTED = {"onnx": ("fp32", "fp16", "int8"), "tensorrt": ("fp32", "fp16", "bf16", "int8")}
+SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Parity of an artifact with the PyTorch student. ``max_abs_rel``: max |delta logit| allowed,
+    relative to max(1, max |reference logit|); None: not bounded (INT8 changes logits by design,
+    only the decisions are gated). ``min_agreement``: top-1 agreement floor."""
+
+    max_abs_rel: float | None
+    min_agreement: float
+
+
+TOLERANCES = {
+    "fp32": Tolerance(1e-4, 0.999),
+    "fp16": Tolerance(1e-2, 0.99),
+    "bf16": Tolerance(5e-2, 0.98),
+    "int8": Tolerance(None, 0.90),  # a floor that catches broken quantisation; measured ~96 %
+}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    student: Path
+    format: str = "onnx"
+    precision: str = "fp32"
+    calibration: str | None = None  # "PATH/generator.pt", "generator:PATH" or "npz:PATH"
+    calibration_samples: int = 512
+    opset: int = 18
+    batch: int | None = None  # fixed batch; None with dynamic_batch
+    dynamic_batch: bool = True
+    out: Path | None = None
+    overwrite: bool = False
+    seed: int = 0
+    workspace_mib: int = 1024
+    timing_cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in SUPPORTED:
+            raise UsageError(f"unknown format {self.format!r}; choose one of {', '.join(SUPPORTED)}")
+        if self.precision not in SUPPORTED[self.format]:
+            combos = "; ".join(f"{fmt}: {', '.join(precs)}" for fmt, precs in SUPPORTED.items())
+            raise UsageError(f"--format {self.format} cannot produce {self.precision}; "
+                             f"supported combinations are {combos}")
+        if self.batch is not None and self.dynamic_batch:
+            raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
+        if self.batch is not None and self.batch < 1:
+            raise UsageError(f"--batch must be >= 1, got {self.batch}")
+        if not 13 <= self.opset <= 23:
+            raise UsageError(f"--opset {self.opset} is outside what the exporter writes (13-23; 18 is "
+                             "the default)")
+        if self.calibration and self.precision != "int8":
+            raise UsageError("--calibration only applies to --precision int8")
+        if self.calibration_samples < 16:
+            raise UsageError("calibration needs at least 16 samples")
+
+    @property
+    def output_path(self) -> Path:
+        if self.out is not None:
+            return Path(self.out)
+        return self.student.with_name(f"{self.student.stem}.{self.precision}{SUFFIX[self.format]}")
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return TOLERANCES[self.precision]
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    """The sidecar manifest of an artifact: ``model.onnx`` -> ``model.onnx.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")

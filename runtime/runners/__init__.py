@@ -1,0 +1,63 @@
+"""Runners: one interface over torch, ONNX Runtime and TensorRT (TensorRT imported lazily)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dfard_pipeline.errors import CheckpointError, UsageError
+from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo
+
+ARTIFACT_KINDS = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "torch"}
+
+
+def read_manifest(artifact: str | Path) -> dict | None:
+    """The sidecar manifest written by export (``model.onnx.json``), if there is one."""
+    from dfard_pipeline.export.spec import manifest_path
+
+    path = manifest_path(artifact)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt manifest ({exc})") from None
+
+
+def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), contract=None,
+                threads: int | None = None) -> Runner:
+    """A runner for ``artifact`` chosen by its suffix; the input contract comes from its manifest
+    (or, for a ``.pt``, from the checkpoint), unless given."""
+    from dfard_pipeline.models.contract import InputContract
+
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise UsageError(f"model artifact not found: {artifact}")
+    kind = ARTIFACT_KINDS.get(artifact.suffix)
+    if kind is None:
+        raise UsageError(f"{artifact.name}: unknown artifact type {artifact.suffix!r}; "
+                         f"expected one of {', '.join(ARTIFACT_KINDS)}")
+    if kind == "torch":
+        from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+        from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+
+        loaded = load_teacher(artifact)
+        return TorchRunner(loaded.module, loaded.contract, artifact=str(artifact),
+                           file_bytes=artifact.stat().st_size)
+    manifest = read_manifest(artifact) or {}
+    if contract is None:
+        if "contract" not in manifest:
+            raise UsageError(f"{artifact.name} has no manifest ({artifact.name}.json) to say what it takes; "
+                             "re-export it with dfard-pipeline export")
+        contract = InputContract.from_dict(manifest["contract"])
+    precision = manifest.get("export", {}).get("precision", "fp32")
+    if kind == "onnxruntime":
+        from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(artifact, contract, providers=providers, threads=threads, precision=precision)
+    from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
+
+    return TensorRTRunner(artifact, contract, manifest=manifest, precision=precision)
+
+
+__all__ = ["Runner", "RunnerInfo", "open_runner", "read_manifest"]

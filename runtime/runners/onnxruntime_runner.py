@@ -1,0 +1,69 @@
+"""ONNX Runtime runner. Requested execution providers are checked against the ones the session
+really uses: asking for CUDA and silently getting the CPU is an error, not a fallback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dfard_pipeline.errors import UsageError
+from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo, file_size
+
+SHORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
+               "tensorrt": "TensorrtExecutionProvider"}
+
+
+def provider_name(name: str) -> str:
+    return SHORT_NAMES.get(name.lower(), name)
+
+
+class OnnxRuntimeRunner(Runner):
+    runtime = "onnxruntime"
+
+    def __init__(self, path: str | Path, contract, providers: tuple[str, ...] = ("cpu",),
+                 threads: int | None = None, precision: str = "fp32"):
+        super().__init__(contract)
+        self.path = Path(path)
+        self.providers = [provider_name(p) for p in providers]
+        self.threads = threads
+        self.precision = precision
+        self.session = None
+
+    def _activate(self) -> RunnerInfo:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        missing = [p for p in self.providers if p not in available]
+        if missing:
+            raise UsageError(
+                f"ONNX Runtime here has no {', '.join(missing)} (available: {', '.join(available)}); "
+                "install onnxruntime-gpu in place of onnxruntime on a CUDA machine, or pick the cpu profile")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)
+        except Exception as exc:  # noqa: BLE001 - ORT raises Fail/InvalidGraph/... for bad files
+            raise UsageError(f"{self.path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
+        used = self.session.get_providers()
+        dropped = [p for p in self.providers if p not in used]
+        if dropped:
+            raise UsageError(f"ONNX Runtime did not use the requested {', '.join(dropped)} "
+                             f"(it used {', '.join(used)}); refusing to fall back silently")
+        model_input = self.session.get_inputs()[0]
+        batch_dim = model_input.shape[0]
+        return RunnerInfo(runtime="onnxruntime", artifact=str(self.path), precision=self.precision,
+                          providers_requested=list(self.providers), providers_used=list(used),
+                          threads=options.intra_op_num_threads, file_bytes=file_size(self.path),
+                          fixed_batch=batch_dim if isinstance(batch_dim, int) else None,
+                          versions={"onnxruntime": ort.__version__})
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        name = self.session.get_inputs()[0].name
+        return self.session.run(None, {name: x})[0]
+
+    def _deactivate(self) -> None:
+        self.session = None
