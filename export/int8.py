@@ -1,5 +1,13 @@
-"""Static INT8 quantisation with ONNX Runtime: QDQ format, symmetric int8 activations and weights,
-per-channel weights (the explicit-quantisation form TensorRT also consumes)."""
+"""Static INT8 quantisation with ONNX Runtime, QDQ format, per-channel symmetric int8 weights, in
+one of two activation schemes:
+
+- ``symmetric`` (default): symmetric int8 activations, the explicit-quantisation form TensorRT
+  consumes (it requires zero points of 0).
+- ``cpu``: asymmetric uint8 activations. Measured on this CPU (benchmarks/results/export_latency.md),
+  ONNX Runtime's CPU kernels fuse only this form fully (QLinearConv with ReLU/Clip folded into the
+  range); with symmetric int8 activations it leaves ReLU/Clip and many convolutions in float and
+  INT8 is no faster than FP32. TensorRT rejects this form.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +31,18 @@ class _Reader:
         pass
 
 
+SCHEMES = ("symmetric", "cpu")
+
+
 def quantize_int8(fp32_path: Path, out_path: Path, samples: np.ndarray, *, input_name: str,
-                  batch: int | None) -> dict:
+                  batch: int | None, scheme: str = "symmetric") -> dict:
     """Write the QDQ INT8 model; returns the settings used (recorded in the manifest)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    settings = {"quant_format": "QDQ", "activation_type": "int8", "weight_type": "int8",
-                "activation_symmetric": True, "weight_symmetric": True, "per_channel": True,
+    symmetric = scheme == "symmetric"
+    settings = {"scheme": scheme, "quant_format": "QDQ", "activation_type": "int8" if symmetric else "uint8",
+                "weight_type": "int8", "activation_symmetric": symmetric, "weight_symmetric": True, "per_channel": True,
                 "calibrate_method": "MinMax", "preprocess": "onnxruntime quant_pre_process"}
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
@@ -38,8 +50,8 @@ def quantize_int8(fp32_path: Path, out_path: Path, samples: np.ndarray, *, input
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(out_path), _Reader(samples, input_name, batch or 64),
-            quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            per_channel=True, calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
         )
     return settings

@@ -39,6 +39,7 @@ class ExportRequest:
     precision: str = "fp32"
     calibration: str | None = None  # "PATH/generator.pt", "generator:PATH" or "npz:PATH"
     calibration_samples: int = 512
+    int8_scheme: str = "symmetric"  # or "cpu" (uint8 activations, ONNX Runtime CPU only): see export/int8.py
     opset: int = 18
     batch: int | None = None  # fixed batch; None with dynamic_batch
     dynamic_batch: bool = True
@@ -64,6 +65,11 @@ class ExportRequest:
                              "the default)")
         if self.calibration and self.precision != "int8":
             raise UsageError("--calibration only applies to --precision int8")
+        if self.int8_scheme not in ("symmetric", "cpu"):
+            raise UsageError(f"unknown INT8 scheme {self.int8_scheme!r}; choose symmetric or cpu")
+        if self.int8_scheme == "cpu" and (self.format != "onnx" or self.precision != "int8"):
+            raise UsageError("--int8-scheme cpu (uint8 activations) applies to --format onnx --precision int8 "
+                             "only; TensorRT needs the symmetric scheme")
         if self.calibration_samples < 16:
             raise UsageError("calibration needs at least 16 samples")
 

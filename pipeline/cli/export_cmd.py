@@ -32,6 +32,9 @@ STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
               show_default=True, help="onnx: fp32, fp16, int8; tensorrt: fp32, fp16, bf16, int8.")
 @click.option("--calibration", help="INT8 samples: RUN/generator.pt (default: the one beside the student) "
                                     "or npz:PATH holding images 'x'.")
+@click.option("--int8-scheme", type=click.Choice(["symmetric", "cpu"]), default="symmetric", show_default=True,
+              help="symmetric: int8 activations, the form TensorRT takes; cpu: uint8 activations, which ONNX "
+                   "Runtime's CPU kernels run fastest (ONNX only).")
 @click.option("--calibration-samples", type=int, help="How many calibration samples.  [default: 512]")
 @click.option("--opset", type=int, help="ONNX opset.  [default: 18]")
 @click.option("--batch", type=int, help="Export a fixed batch size instead of a dynamic one.")
@@ -45,8 +48,8 @@ STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
 @overwrite_option
 @quiet_option
 @click.pass_context
-def export(ctx, student_path, fmt, precision, calibration, batch, dynamic_batch, workspace_mib, timing_cache,
-           out, config_path, overwrite, quiet, **_):
+def export(ctx, student_path, fmt, precision, calibration, int8_scheme, batch, dynamic_batch, workspace_mib,
+           timing_cache, out, config_path, overwrite, quiet, **_):
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
 
@@ -57,8 +60,9 @@ def export(ctx, student_path, fmt, precision, calibration, batch, dynamic_batch,
         raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
     request = ExportRequest(
         student=Path(student_path), format=fmt, precision=precision, calibration=calibration,
-        calibration_samples=config.export.calibration_samples, opset=config.export.opset, batch=batch,
-        dynamic_batch=batch is None and (dynamic_batch or config.export.dynamic_batch), out=Path(out) if out else None,
+        int8_scheme=int8_scheme, calibration_samples=config.export.calibration_samples, opset=config.export.opset,
+        batch=batch, dynamic_batch=batch is None and (dynamic_batch or config.export.dynamic_batch),
+        out=Path(out) if out else None,
         overwrite=overwrite, seed=config.seed, workspace_mib=workspace_mib,
         timing_cache=Path(timing_cache) if timing_cache else None)
     if request.format == "tensorrt" and request.timing_cache is None:

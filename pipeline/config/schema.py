@@ -114,7 +114,8 @@ class DistillConfig:
 @dataclass(frozen=True)
 class ExportTarget:
     format: Literal["onnx", "tensorrt"] = "onnx"
-    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    precision: Literal["fp32", "fp16", "bf16", "int8"] = "fp32"
+    int8_scheme: Literal["symmetric", "cpu"] = "symmetric"  # see export/int8.py
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,17 @@ def test_existing_output_needs_overwrite_and_bad_checkpoints_are_refused(run, tm
     assert code == 2 and "not a dfard-pipeline checkpoint" in err
     code, _, err = run_cli(["export", "--student", str(tmp_path / "missing.pt")], capsys)
     assert code == 2 and "not found" in err
+
+
+def test_int8_cpu_scheme_uses_uint8_activations_and_is_onnx_only(run, capsys):
+    export(["--student", str(run / "student.pt"), "--precision", "int8", "--int8-scheme", "cpu",
+            "--calibration-samples", "64"], capsys)
+    model = onnx.load(str(run / "student.int8.onnx"))
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    zero_points = [inits[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    assert zero_points and all(z.dtype == np.uint8 for z in zero_points)
+    manifest = json.loads((run / "student.int8.onnx.json").read_text())
+    assert manifest["export"]["quantization"]["scheme"] == "cpu"
+    code, _, err = run_cli(["export", "--student", str(run / "student.pt"), "--format", "tensorrt", "--precision",
+                            "int8", "--int8-scheme", "cpu"], capsys)
+    assert code == 2 and "TensorRT needs the symmetric scheme" in err
