@@ -92,7 +92,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
         if dist.is_main:
-            outputs = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums)
+            outputs = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums,
+                                     teacher_path)
         else:
             outputs = DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt",
                                      metrics_path, {})
@@ -111,7 +112,7 @@ def _weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums):
+def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, teacher_path):
     cfg = config.distill
     student = trainer.final_student.float().cpu().eval()
     generator = trainer.ctx.generator.float().cpu().eval()
@@ -125,6 +126,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
         test = load_dataset("digits", "test")
         final["eval_digits_test"] = evaluate_robustness(student, test, cfg.eps, seed=config.seed).to_dict()
     teacher_info = {"teacher_sha256": loaded.sha256, "teacher_format": loaded.source_format,
+                    "teacher_path": str(Path(teacher_path).resolve()),
                     "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision}
     student_path = save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps,

@@ -1,0 +1,106 @@
+"""``run_pipeline``: run the stages in order, each skipped when run.json says its inputs and outputs
+are unchanged; once a stage runs, every stage after it runs too (its inputs have changed)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
+from dfard_pipeline.errors import UsageError
+from dfard_pipeline.stages import steps
+from dfard_pipeline.stages.manifest import RunManifest, fingerprint, run_lock
+
+INPUTS = {"teacher": steps.teacher_inputs, "distill": steps.distill_inputs, "export": steps.export_inputs,
+          "verify": steps.verify_inputs, "report": steps.report_inputs}
+
+
+@dataclass
+class RunOutcome:
+    folder: Path
+    ran: list[str]
+    cached: list[str]
+    skipped: dict[str, str]
+    gates_passed: bool
+    seconds: float
+
+
+def _selected(from_stage: str | None, only: str | None) -> list[str]:
+    for option, value in (("--from", from_stage), ("--only", only)):
+        if value is not None and value not in steps.STAGES:
+            raise UsageError(f"{option} {value}: stages are {', '.join(steps.STAGES)}")
+    if from_stage and only:
+        raise UsageError("--from and --only contradict each other; pass one")
+    if only:
+        return [only]
+    start = steps.STAGES.index(from_stage) if from_stage else 0
+    return list(steps.STAGES[start:])
+
+
+def _check_upstream(ctx: steps.RunContext, stage: str) -> None:
+    needed = {"distill": [ctx.teacher_path], "export": [ctx.distill_dir / "student.pt"],
+              "verify": [ctx.distill_dir / "student.pt"], "report": [ctx.distill_dir / "student.pt"]}.get(stage, [])
+    missing = [p for p in needed if not p.is_file()]
+    if missing:
+        raise UsageError(f"stage {stage} needs {', '.join(map(str, missing))}; run the earlier stages first "
+                         "(drop --only/--from)")
+
+
+def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | None = None,
+                 from_stage: str | None = None, only: str | None = None, force: bool = False,
+                 quiet: bool = False) -> RunOutcome:
+    started = time.perf_counter()
+    selected = _selected(from_stage, only)
+    ctx = steps.RunContext(config, folder, quiet=quiet, config_dir=config_path.parent if config_path else Path("."))
+    ran, cached, skipped = [], [], {}
+    with run_lock(folder):
+        manifest = RunManifest(folder)
+        manifest.data["config"] = {"path": str(config_path) if config_path else None,
+                                   "sha256": fingerprint(to_dict(config))}
+        write_yaml_atomic(to_dict(config), folder / "config.resolved.yaml")
+        manifest.save()
+        upstream_ran = False
+        for index, stage in enumerate(steps.STAGES, 1):
+            label = f"[{index}/{len(steps.STAGES)}] {stage}"
+            if stage == "teacher" and config.teacher.checkpoint:
+                if not ctx.teacher_path.is_file():
+                    raise UsageError(f"teacher.checkpoint {ctx.teacher_path} not found")
+                skipped[stage] = f"the config names a teacher checkpoint ({ctx.teacher_path})"
+                manifest.mark(stage, "skipped", reason=skipped[stage])
+                ctx.say(f"{label}: skipped, {skipped[stage]}")
+                continue
+            if stage not in selected:
+                continue
+            _check_upstream(ctx, stage)
+            inputs = INPUTS[stage](ctx)
+            stage_fingerprint = fingerprint(inputs)
+            forced = force or from_stage == stage
+            if not forced and not upstream_ran and manifest.is_cached(stage, stage_fingerprint):
+                cached.append(stage)
+                ctx.notes[stage] = manifest.stage(stage).get("notes", {})
+                ctx.say(f"{label}: cached (inputs unchanged)")
+                continue
+            previous = manifest.stage(stage)
+            resume = (stage == "distill" and previous.get("fingerprint") == stage_fingerprint
+                      and previous.get("status") in ("running", "interrupted")
+                      and (ctx.distill_dir / "checkpoints" / "last.pt").is_file())
+            ctx.say(f"{label}: {'resuming' if resume else 'running'}")
+            manifest.start(stage, stage_fingerprint, inputs)
+            try:
+                outputs = steps.run_distill_stage(ctx, resume) if stage == "distill" else _RUN[stage](ctx)
+            except BaseException:
+                manifest.mark(stage, "interrupted")
+                raise
+            manifest.finish(stage, outputs, notes=ctx.notes.get(stage, {}))
+            ran.append(stage)
+            upstream_ran = True
+        verify_notes = manifest.stage("verify").get("notes", {})
+        gates_passed = all(verify_notes.get("passed", {}).values())
+        manifest.data["passed"] = gates_passed
+        manifest.save()
+    return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started)
+
+
+_RUN = {"teacher": steps.run_teacher, "export": steps.run_export, "verify": steps.run_verify,
+        "report": steps.run_report}

@@ -1,0 +1,185 @@
+"""The five stages of ``run``. Each names its inputs (what its fingerprint hashes), its outputs,
+and how to produce them; ``pipeline.py`` decides whether it runs or is served from the cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dfard_pipeline import __version__
+from dfard_pipeline.config import PipelineConfig, to_dict
+from dfard_pipeline.stages.manifest import sha256_file
+
+STAGES = ("teacher", "distill", "export", "verify", "report")
+SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
+
+
+@dataclass
+class RunContext:
+    config: PipelineConfig
+    folder: Path
+    quiet: bool = False
+    config_dir: Path = Path(".")
+    notes: dict[str, Any] = field(default_factory=dict)  # per stage: skipped items and results
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    @property
+    def teacher_path(self) -> Path:
+        given = self.config.teacher.checkpoint
+        if not given:
+            return self.folder / "teacher.pt"
+        path = Path(given).expanduser()
+        return path if path.is_absolute() or path.exists() else self.config_dir / path
+
+    @property
+    def distill_dir(self) -> Path:
+        return self.folder / "distill"
+
+    def artifacts(self) -> list[Path]:
+        return [self.folder / "export" / f"student.{t.precision}{SUFFIX[t.format]}"
+                for t in self.config.export.targets]
+
+
+def _hash(path: Path) -> str | None:
+    return sha256_file(path) if path.is_file() else None
+
+
+# --- inputs: what each stage's fingerprint covers --------------------------------------------
+
+def teacher_inputs(ctx: RunContext) -> dict:
+    return {"teacher": to_dict(ctx.config.teacher), "seed": ctx.config.seed, "version": __version__}
+
+
+def distill_inputs(ctx: RunContext) -> dict:
+    return {"distill": to_dict(ctx.config.distill), "seed": ctx.config.seed, "teacher": _hash(ctx.teacher_path),
+            "version": __version__}
+
+
+def export_inputs(ctx: RunContext) -> dict:
+    d = ctx.distill_dir
+    return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(d / "student.pt"),
+            "generator": _hash(d / "generator.pt"), "version": __version__}
+
+
+def verify_inputs(ctx: RunContext) -> dict:
+    return {"verify": to_dict(ctx.config.verify), "seed": ctx.config.seed, "version": __version__,
+            "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(ctx.distill_dir / "student.pt")}
+
+
+def report_inputs(ctx: RunContext) -> dict:
+    d = ctx.distill_dir
+    files = [ctx.teacher_path, d / "student.pt", d / "generator.pt", d / "metrics.jsonl", *ctx.artifacts(),
+             *sorted((ctx.folder / "verify").glob("*/verify.json"))]
+    return {"files": {str(p): _hash(p) for p in files}, "verify": to_dict(ctx.config.verify), "version": __version__}
+
+
+# --- the work ---------------------------------------------------------------------------------
+
+def run_teacher(ctx: RunContext) -> list[Path]:
+    from dfard_pipeline.teacher.run import run_teacher_command
+
+    run_teacher_command(ctx.config, ctx.teacher_path, quiet=ctx.quiet)
+    return [ctx.teacher_path]
+
+
+def run_distill_stage(ctx: RunContext, resume: bool) -> list[Path]:
+    from dfard_pipeline.distill.run import run_distill
+
+    out = run_distill(ctx.config, str(ctx.teacher_path), ctx.distill_dir, resume=resume, overwrite=not resume,
+                      quiet=ctx.quiet)
+    return [out.student, out.generator, out.metrics]
+
+
+def run_export(ctx: RunContext) -> list[Path]:
+    from dfard_pipeline.errors import UsageError
+    from dfard_pipeline.export.api import export_model
+    from dfard_pipeline.export.spec import ExportRequest, manifest_path
+
+    (ctx.folder / "export").mkdir(exist_ok=True)
+    outputs, skipped = [], {}
+    cfg = ctx.config.export
+    for target, path in zip(cfg.targets, ctx.artifacts(), strict=True):
+        request = ExportRequest(student=ctx.distill_dir / "student.pt", format=target.format,
+                                precision=target.precision, int8_scheme=target.int8_scheme,
+                                calibration_samples=cfg.calibration_samples, opset=cfg.opset,
+                                dynamic_batch=cfg.dynamic_batch, out=path, overwrite=True, seed=ctx.config.seed,
+                                timing_cache=path.with_name("tensorrt.timing_cache") if target.format == "tensorrt"
+                                else None)
+        if target.format == "tensorrt":
+            try:
+                from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
+
+                import_tensorrt()
+                cuda_device_info()
+            except UsageError as exc:
+                skipped[path.name] = str(exc)
+                ctx.say(f"  skipped {path.name}: {exc}")
+                continue
+        result = export_model(request)
+        ctx.say(f"  {path.name}: parity " + ", ".join(f"{p.name} {p.top1_agreement:.2%}" for p in result.parity))
+        outputs += [result.path, manifest_path(result.path)]
+    ctx.notes["export"] = {"skipped": skipped}
+    return outputs
+
+
+def _can_run_here(device: str, artifact: Path) -> str | None:
+    """None when verify can run ``artifact`` on ``device`` here, else the reason it cannot."""
+    from dfard_pipeline.errors import UsageError
+    from dfard_pipeline.runtime.profiles import load_profile
+    from dfard_pipeline.runtime.target import resolve_target
+
+    try:
+        target = resolve_target(device, artifact, emulate=False)
+    except UsageError as exc:
+        return str(exc)
+    profile = load_profile(target.profile.name)
+    if profile.runtime == "onnxruntime":
+        import onnxruntime
+
+        from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
+
+        missing = [p for p in profile.providers if provider_name(p) not in onnxruntime.get_available_providers()]
+        if missing:
+            return f"ONNX Runtime here has no {', '.join(map(provider_name, missing))}"
+    return None
+
+
+def run_verify(ctx: RunContext) -> list[Path]:
+    from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
+    from dfard_pipeline.runtime.writing import write_verify_outputs
+
+    cfg = ctx.config.verify
+    outputs, results, skipped = [], {}, {}
+    for artifact in ctx.artifacts():
+        if not artifact.is_file():
+            continue  # its export was skipped (e.g. no TensorRT here); the report says so
+        for device in cfg.devices:
+            key = f"{artifact.name}-{device}"
+            reason = _can_run_here(device, artifact)
+            if reason:
+                skipped[key] = reason
+                ctx.say(f"  skipped {key}: {reason}")
+                continue
+            ctx.say(f"  verifying {artifact.name} on {device}")
+            result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
+                                                   reference=ctx.distill_dir / "student.pt", seed=ctx.config.seed))
+            json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
+            results[key] = result.passed
+            m = result.to_dict()["metrics"]
+            ctx.say(f"    {'PASS' if result.passed else 'FAIL'}: clean {m['clean_accuracy']:.2%}, "
+                    f"robust {m['robust_accuracy']:.2%}")
+            outputs += [json_file, md_file]
+    ctx.notes["verify"] = {"skipped": skipped, "passed": results}
+    return outputs
+
+
+def run_report(ctx: RunContext) -> list[Path]:
+    from dfard_pipeline.runtime.run_report import write_run_report
+
+    return write_run_report(ctx)

@@ -1,0 +1,50 @@
+"""The labelled set verify measures on: a real one (digits, cifar10:PATH, npz:PATH), or
+``synthetic``: the distill run's generator labelled by the teacher, the data-free user's only option
+(the report says so: accuracy on synthetic data is agreement with the teacher, not real accuracy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dfard_pipeline.data import LabelledSet, load_dataset
+from dfard_pipeline.errors import UsageError
+
+SYNTHETIC_DEFAULT_N = 512
+
+
+def _teacher_path(reference_path: Path, teacher: Path | None) -> Path:
+    if teacher is not None:
+        return teacher
+    payload = torch.load(reference_path, map_location="cpu", weights_only=True)
+    recorded = payload.get("meta", {}).get("teacher_path") if isinstance(payload, dict) else None
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    raise UsageError("--data synthetic labels generator samples with the teacher: pass --teacher PATH "
+                     "(the student does not record a teacher that exists here)")
+
+
+def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Path | None,
+                     seed: int) -> tuple[LabelledSet, str | None]:
+    """The first ``n`` samples of the set (all when None), and a note for the report, if any."""
+    if n is not None and n < 1:
+        raise UsageError(f"--n must be >= 1, got {n}")
+    if spec != "synthetic":
+        data = load_dataset(spec, "test")
+        return data.head(n), None
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
+
+    generator_path = reference_path.with_name("generator.pt")
+    if not generator_path.is_file():
+        raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
+                         f"({generator_path} is missing)")
+    generator = load_generator_file(generator_path)
+    teacher = load_teacher(_teacher_path(reference_path, teacher))
+    x = torch.from_numpy(generator_samples(generator, n or SYNTHETIC_DEFAULT_N, seed + 3))
+    with torch.no_grad():
+        y = teacher.module(x).argmax(1)
+    note = ("data is synthetic: generator samples labelled by the teacher; accuracies are agreement with the "
+            "teacher on those samples, not accuracy on real data")
+    return LabelledSet("synthetic", x, y, teacher.contract.num_classes), note

@@ -1,0 +1,93 @@
+"""Device profiles (``configs/devices/*.yaml``): what to run, how to time it and the gates an
+artifact must pass there. Loaded by the project's strict loader into frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dfard_pipeline.errors import ConfigError, UsageError
+from dfard_pipeline.registry import unknown_name_message
+
+
+@dataclass(frozen=True)
+class AttackBudget:
+    pgd_steps: int = 20
+    cw_steps: int = 20
+    square_queries: int = 1000
+    square_p_init: float = 0.3
+
+    def __post_init__(self) -> None:
+        if min(self.pgd_steps, self.cw_steps, self.square_queries) < 1:
+            raise ConfigError("attack budgets must be >= 1")
+        if not 0.0 < self.square_p_init <= 1.0:
+            raise ConfigError("attacks.square_p_init must lie in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Fractions (0.02 = 2 points). Drops are reference minus runtime."""
+
+    min_parity_agreement: float = 0.99
+    max_clean_drop: float = 0.02
+    max_robust_drop: float = 0.02
+    max_p99_ms_batch1: float | None = None
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    description: str = ""
+    runtime: Literal["onnxruntime", "tensorrt", "torch"] = "onnxruntime"
+    providers: tuple[str, ...] = ("cpu",)
+    precisions: tuple[str, ...] = ("fp32", "fp16", "int8")
+    batch_sizes: tuple[int, ...] = (1, 64)
+    warmup: int = 10
+    iterations: int = 100
+    jetson_model: str | None = None  # substring of /proc/device-tree/model that identifies the module
+    attacks: AttackBudget = field(default_factory=AttackBudget)
+    gates: Gates = field(default_factory=Gates)
+
+    def __post_init__(self) -> None:
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise ConfigError(f"profile {self.name}: batch_sizes must be >= 1")
+        if self.warmup < 0 or self.iterations < 1:
+            raise ConfigError(f"profile {self.name}: warmup >= 0 and iterations >= 1 are needed")
+
+
+def profiles_dir() -> Path:
+    from dfard_pipeline.configs import shipped_config
+
+    return shipped_config("devices")
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml")) + ["jetson"]
+
+
+def load_profile(name: str) -> DeviceProfile:
+    """A shipped profile by name, or a YAML file path of the user's own."""
+    from dfard_pipeline.config import load_yaml
+
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise UsageError(f"device profile file not found: {path}")
+    else:
+        path = profiles_dir() / f"{name}.yaml"
+        if not path.is_file():
+            raise UsageError(unknown_name_message("device", name, list_profiles()))
+    return load_yaml(path, DeviceProfile)
+
+
+def profile_for_jetson(model: str) -> str:
+    """The shipped profile whose ``jetson_model`` matches a device-tree model string."""
+    for name in list_profiles():
+        if name == "jetson":
+            continue
+        profile = load_profile(name)
+        if profile.jetson_model and profile.jetson_model.lower() in model.lower():
+            return name
+    raise UsageError(f"this Jetson ({model}) has no shipped profile; pass one of "
+                     f"{', '.join(n for n in list_profiles() if n.startswith('jetson-'))} or a profile YAML")

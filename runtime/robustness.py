@@ -1,0 +1,83 @@
+"""Robustness measured on a runtime without gradients (../shared/DFARD.md, evaluation protocol):
+transfer attacks crafted on the PyTorch reference, the black-box Square attack run on the runtime
+itself, and the per-sample worst case; the same suite white-box on the reference for comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from dfard_pipeline.attacks import cw_inf, pgd
+from dfard_pipeline.attacks.square import square_linf
+
+Predict = Callable[[torch.Tensor], torch.Tensor]
+BATCH = 500
+
+
+@dataclass
+class SuiteResult:
+    """Accuracies are fractions; ``robust_accuracy`` is the per-sample worst case over ``attacks``."""
+
+    clean_accuracy: float
+    robust_accuracy: float
+    attacks: dict[str, float] = field(default_factory=dict)
+    n: int = 0
+    eps: float = 0.0
+    square_queries_mean: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def predict_with(runner) -> Predict:
+    """A torch-in, torch-out view of a runner's ``infer`` (Square and accuracy need only that)."""
+    return lambda x: torch.from_numpy(runner.infer(np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)))
+
+
+def _correct(predict: Predict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.cat([predict(x[i:i + BATCH]).argmax(1) == y[i:i + BATCH] for i in range(0, len(x), BATCH)])
+
+
+def craft_transfer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, pgd_steps: int,
+                   cw_steps: int, seed: int) -> dict[str, torch.Tensor]:
+    """White-box PGD and CW examples on the PyTorch reference (they become transfer attacks)."""
+    generator = torch.Generator().manual_seed(seed)
+    out: dict[str, list[torch.Tensor]] = {f"pgd{pgd_steps}": [], "cw": []}
+    for i in range(0, len(x), BATCH):
+        xb, yb = x[i:i + BATCH], y[i:i + BATCH]
+        out[f"pgd{pgd_steps}"].append(pgd(model, xb, yb, eps=eps, steps=pgd_steps, generator=generator))
+        out["cw"].append(cw_inf(model, xb, yb, eps=eps, steps=cw_steps, generator=generator))
+    return {name: torch.cat(parts) for name, parts in out.items()}
+
+
+def run_square(predict: Predict, x: torch.Tensor, y: torch.Tensor, eps: float, *, queries: int, p_init: float,
+               seed: int, progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    adv, used = [], []
+    for i in range(0, len(x), BATCH):
+        xa, q = square_linf(predict, x[i:i + BATCH], y[i:i + BATCH], eps=eps, n_queries=queries, p_init=p_init,
+                            generator=generator)
+        adv.append(xa)
+        used.append(q)
+        if progress:
+            progress(len(xa))
+    return torch.cat(adv), torch.cat(used)
+
+
+def evaluate_suite(predict: Predict, x: torch.Tensor, y: torch.Tensor, eps: float,
+                   adversarial: dict[str, torch.Tensor], square_queries: torch.Tensor | None = None) -> SuiteResult:
+    """Clean accuracy, each attack's accuracy (its examples evaluated by ``predict``), worst case."""
+    clean = _correct(predict, x, y)
+    worst = clean.clone()
+    accuracies = {}
+    for name, x_adv in adversarial.items():
+        ok = _correct(predict, x_adv, y)
+        accuracies[name] = float(ok.float().mean())
+        worst &= ok
+    return SuiteResult(clean_accuracy=float(clean.float().mean()), robust_accuracy=float(worst.float().mean()),
+                       attacks=accuracies, n=len(x), eps=eps,
+                       square_queries_mean=float(square_queries.float().mean()) if square_queries is not None
+                       else None)

@@ -1,0 +1,129 @@
+"""report.md / report.html for a run folder: teacher vs student, training curves, generator samples,
+robust accuracy vs eps for teacher, student and every artifact, the verify tables and latency."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dfard_pipeline.runtime import plots
+from dfard_pipeline.runtime.report_doc import Document
+
+EPS_FACTORS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+CURVE_SAMPLES = 300  # the first N labelled samples: enough for a curve, seconds on a CPU
+
+
+def _pgd_curve(model, x, y, eps_values, seed) -> list[float]:
+    from dfard_pipeline.attacks import pgd
+
+    accuracies = []
+    for eps in eps_values:
+        x_adv = x if eps == 0 else pgd(model, x, y, eps=eps, steps=20, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            accuracies.append(float((model(x_adv).argmax(1) == y).float().mean()))
+    return accuracies
+
+
+def _transfer_curve(student, runner, x, y, eps_values, seed) -> list[float]:
+    from dfard_pipeline.attacks import pgd
+
+    accuracies = []
+    with runner:
+        for eps in eps_values:
+            x_adv = x if eps == 0 else pgd(student, x, y, eps=eps, steps=20,
+                                           generator=torch.Generator().manual_seed(seed))
+            accuracies.append(float((runner.infer(x_adv.numpy()).argmax(1) == y.numpy()).mean()))
+    return accuracies
+
+
+def _model_row(name, loaded, path: Path, curve, eps_index) -> list:
+    from dfard_pipeline.models import count_parameters
+
+    params = count_parameters(loaded.module)
+    return [name, loaded.arch, f"{params:,}", f"{path.stat().st_size / 1024:.0f} KiB",
+            f"{curve[0]:.2%}", f"{curve[eps_index]:.2%}"]
+
+
+def _verify_section(doc: Document, ctx) -> dict[str, list[float]]:
+    doc.heading("Verify on each device")
+    latency_samples = {}
+    rows = []
+    for verify_json in sorted((ctx.folder / "verify").glob("*/verify.json")):
+        result = json.loads(verify_json.read_text())
+        m, r, device = result["metrics"], result["reference"], result["device"]
+        failed = [g["name"] for g in result["gates"] if g["passed"] is False]
+        rows.append([Path(result["artifact"]["path"]).name, device["profile"] + (" (emulated)" if device["emulated"]
+                                                                                else ""),
+                     f"{m['clean_accuracy']:.2%} / {r['clean_accuracy']:.2%}",
+                     f"{m['robust_accuracy']:.2%} / {r['robust_accuracy']:.2%}",
+                     f"{result['parity']['adversarial']['top1_agreement']:.2%}",
+                     f"{result['latency'].get('1', {}).get('p99_ms', float('nan')):.3f}",
+                     "PASS" if result["passed"] else "FAIL", ", ".join(failed) or "-"])
+        for size, samples in result.get("latency_samples_ms", {}).items():
+            latency_samples[f"{Path(result['artifact']['path']).name}\n{device['profile']} b{size}"] = samples
+    doc.table(["artifact", "device", "clean (runtime / ref)", "robust worst-case (runtime / ref)",
+               "agreement (adv)", "p99 ms b1", "result", "failed gates"], rows)
+    skipped = ctx.notes.get("verify", {}).get("skipped", {})
+    skipped.update({k: v for k, v in ctx.notes.get("export", {}).get("skipped", {}).items()})
+    if skipped:
+        doc.paragraph("Skipped here: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    doc.paragraph("Robust accuracy on a runtime is the per-sample worst case over PGD-20 and CW crafted on the "
+                  "PyTorch student (transfer) and the black-box Square attack run on the runtime; the reference "
+                  "column runs the same suite white-box. Full tables: verify/*/verify.md.")
+    return latency_samples
+
+
+def write_run_report(ctx) -> list[Path]:
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.data import load_dataset
+    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
+    from dfard_pipeline.runtime.runners import open_runner
+
+    config, d = ctx.config, ctx.distill_dir
+    teacher, student = load_teacher(ctx.teacher_path), load_teacher(d / "student.pt")
+    eps = float(student.eps or config.distill.eps)
+    eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
+    doc = Document(f"dfard-pipeline run: {ctx.folder.name}")
+    labelled = config.verify.data != "synthetic"
+    curves = {}
+    if labelled:
+        data = load_dataset(config.verify.data, "test").head(min(config.verify.n or CURVE_SAMPLES, CURVE_SAMPLES))
+        curves[f"teacher ({teacher.arch})"] = _pgd_curve(teacher.module, data.x, data.y, eps_values, config.seed)
+        curves[f"student ({student.arch})"] = _pgd_curve(student.module, data.x, data.y, eps_values, config.seed)
+        for artifact in ctx.artifacts():
+            if artifact.suffix == ".onnx" and artifact.is_file():
+                curves[artifact.name + " (transfer)"] = _transfer_curve(student.module, open_runner(artifact), data.x,
+                                                                        data.y, eps_values, config.seed)
+    doc.heading("Teacher and student")
+    index = EPS_FACTORS.index(1.0)
+    if labelled:
+        names = list(curves)
+        doc.table(["model", "arch", "parameters", "file", "clean", f"PGD-20 at eps {eps:g}"],
+                  [_model_row("teacher", teacher, ctx.teacher_path, curves[names[0]], index),
+                   _model_row("student", student, d / "student.pt", curves[names[1]], index)])
+        doc.paragraph(f"On the first {len(data)} images of {data.name} (test split). Distillation itself used no data.")
+    history = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    doc.heading("Training (data-free distillation)")
+    doc.image("training.png", plots.training_curves(history), "training curves")
+    generator = load_generator_file(d / "generator.pt")
+    images = generator_samples(generator, 400, config.seed)
+    with torch.no_grad():
+        labels = teacher.module(torch.from_numpy(images)).argmax(1).numpy()
+    doc.heading("Generator samples by teacher class")
+    doc.image("samples.png", plots.sample_grid(images, labels, teacher.contract.num_classes), "generator samples")
+    doc.paragraph("Class histogram of 400 samples: " + ", ".join(
+        f"{c}: {int(n)}" for c, n in enumerate(np.bincount(labels, minlength=teacher.contract.num_classes))))
+    if labelled:
+        doc.heading("Robust accuracy vs eps")
+        doc.image("robustness_vs_eps.png", plots.robustness_vs_eps(
+            {k: (eps_values, v) for k, v in curves.items()}, eps), "robust accuracy vs eps")
+        doc.paragraph("Teacher and student: white-box PGD-20. Artifacts: PGD-20 crafted on the student, evaluated "
+                      "on ONNX Runtime (transfer).")
+    latency_samples = _verify_section(doc, ctx)
+    if latency_samples:
+        doc.heading("Latency distributions")
+        doc.image("latency.png", plots.latency_distributions(latency_samples), "latency distributions")
+    return doc.write(ctx.folder)

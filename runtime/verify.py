@@ -1,0 +1,195 @@
+"""``verify_artifact``: re-measure an exported student on its target runtime against a device
+profile, and decide pass/fail. Returns a ``VerifyResult`` whose ``to_dict()`` is verify.json."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from dfard_pipeline.errors import UsageError
+from dfard_pipeline.runtime.parity import compare_logits
+from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square
+from dfard_pipeline.runtime.target import resolve_target
+
+SCHEMA = "dfard-pipeline.verify/1"
+MASKING_GAP = 0.05  # transfer accuracy this far above Square's: suspect gradient masking
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    artifact: Path
+    device: str = "cpu"
+    reference: Path | None = None
+    data: str = "digits"
+    eps: float | None = None
+    n: int | None = None
+    emulate: bool = False
+    teacher: Path | None = None  # labels for --data synthetic
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class VerifyResult:
+    passed: bool
+    data: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "passed": self.passed, **self.data}
+
+
+def _gate(name: str, value, threshold, passed: bool | None, note: str = "") -> dict:
+    return {"name": name, "value": value, "threshold": threshold, "passed": passed, **({"note": note} if note else {})}
+
+
+def _reference_path(request: VerifyRequest, manifest: dict) -> Path:
+    if request.reference is not None:
+        return request.reference
+    if request.artifact.suffix == ".pt":
+        return request.artifact
+    recorded = manifest.get("source", {}).get("checkpoint")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --reference RUN/student.pt")
+
+
+def _check_contracts(artifact_contract, reference_contract, data, artifact: Path) -> None:
+    if artifact_contract != reference_contract:
+        raise UsageError(f"{artifact.name} takes {artifact_contract.shape} -> {artifact_contract.num_classes} "
+                         f"classes (mean {artifact_contract.mean}), the reference {reference_contract.shape} -> "
+                         f"{reference_contract.num_classes} (mean {reference_contract.mean}): not the same model")
+    if tuple(data.shape) != tuple(artifact_contract.shape) or data.num_classes > artifact_contract.num_classes:
+        raise UsageError(f"data {data.name} is {tuple(data.shape)} with {data.num_classes} classes; the model takes "
+                         f"{tuple(artifact_contract.shape)} with {artifact_contract.num_classes} classes")
+
+
+def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None) -> VerifyResult:
+    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.runtime.data_source import load_verify_data
+    from dfard_pipeline.runtime.jetson import TegrastatsSampler
+    from dfard_pipeline.runtime.latency import measure_latency
+    from dfard_pipeline.runtime.runners import open_runner, read_manifest
+    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+
+    started = time.perf_counter()
+    artifact = request.artifact
+    if not artifact.is_file():
+        raise UsageError(f"model artifact not found: {artifact}")
+    target = resolve_target(request.device, artifact, emulate=request.emulate)
+    profile = target.profile
+    manifest = read_manifest(artifact) or {}
+    precision = manifest.get("export", {}).get("precision", "fp32")
+    if precision not in profile.precisions:
+        raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
+    reference_path = _reference_path(request, manifest)
+    reference = load_teacher(reference_path)
+    runner = open_runner(artifact, providers=target.providers, threads=request.threads)
+    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
+    if not eps or eps <= 0:
+        raise UsageError("no eps recorded in the reference; pass --eps")
+    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed)
+    _check_contracts(runner.contract, reference.contract, data, artifact)
+    x, y, budget = data.x, data.y, profile.attacks
+
+    progress(f"crafting PGD-{budget.pgd_steps} and CW on the PyTorch reference ({len(x)} images, eps {eps:g})")
+    transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
+                              seed=request.seed)
+    ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
+    with torch.no_grad():
+        progress(f"Square ({budget.square_queries} queries) on the reference")
+        ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
+                                             p_init=budget.square_p_init, seed=request.seed)
+        reference_suite = evaluate_suite(ref_predict, x, y, eps, {**transfer, "square": ref_square}, ref_queries)
+    with runner:
+        predict = predict_with(runner)
+        progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")
+        rt_square, rt_queries = run_square(predict, x, y, eps, queries=budget.square_queries,
+                                           p_init=budget.square_p_init, seed=request.seed)
+        runtime_suite = evaluate_suite(predict, x, y, eps, {**{f"transfer_{k}": v for k, v in transfer.items()},
+                                                            "square": rt_square}, rt_queries)
+        with TorchRunner(reference.module, reference.contract) as ref_runner:
+            parity = {}
+            for name, inputs in (("clean", x), ("adversarial", transfer[f"pgd{budget.pgd_steps}"])):
+                batch = inputs.numpy()
+                parity[name] = compare_logits(ref_runner.infer(batch), runner.infer(batch), name=name,
+                                              min_agreement=profile.gates.min_parity_agreement)
+        latency, device_readings = {}, None
+        with TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
+            for batch_size in profile.batch_sizes:
+                progress(f"timing batch {batch_size} ({profile.iterations} runs)")
+                latency[str(batch_size)] = measure_latency(runner, runner.contract.shape, batch_size,
+                                                           warmup=profile.warmup, iterations=profile.iterations,
+                                                           seed=request.seed)
+        device_readings = sampler.summary()
+        info = runner.info
+
+    gates, warnings = [], []
+    for name, result in parity.items():
+        gates.append(_gate(f"parity_top1_{name}", result.top1_agreement, profile.gates.min_parity_agreement,
+                           result.top1_agreement >= profile.gates.min_parity_agreement))
+    clean_drop = reference_suite.clean_accuracy - runtime_suite.clean_accuracy
+    robust_drop = reference_suite.robust_accuracy - runtime_suite.robust_accuracy
+    gates.append(_gate("clean_accuracy_drop", clean_drop, profile.gates.max_clean_drop,
+                       clean_drop <= profile.gates.max_clean_drop))
+    gates.append(_gate("robust_accuracy_drop", robust_drop, profile.gates.max_robust_drop,
+                       robust_drop <= profile.gates.max_robust_drop))
+    if profile.gates.max_p99_ms_batch1 is not None and "1" in latency:
+        p99 = latency["1"].p99_ms
+        if target.emulated:
+            gates.append(_gate("p99_ms_batch1", p99, profile.gates.max_p99_ms_batch1, None,
+                               "not gated: emulated, this is host latency, not the device's"))
+        else:
+            gates.append(_gate("p99_ms_batch1", p99, profile.gates.max_p99_ms_batch1,
+                               p99 <= profile.gates.max_p99_ms_batch1))
+    transfer_min = min(v for k, v in runtime_suite.attacks.items() if k.startswith("transfer_"))
+    if transfer_min - runtime_suite.attacks["square"] > MASKING_GAP:
+        warnings.append(f"possible gradient masking: the runtime resists transfer attacks ({transfer_min:.1%}) "
+                        f"far better than the black-box Square attack ({runtime_suite.attacks['square']:.1%})")
+    for size, stats in latency.items():
+        if stats.unstable:
+            warnings.append(f"latency at batch {size} is unstable (cv {stats.cv:.2f}): a busy or throttling host")
+    if data_note:
+        warnings.append(data_note)
+    passed = all(g["passed"] is not False for g in gates)
+    whitebox_pgd = reference_suite.attacks[f"pgd{budget.pgd_steps}"]
+    payload = {
+        "artifact": {"path": str(artifact), "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size,
+                     "format": manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
+                     "precision": precision},
+        "device": {"profile": profile.name, "description": profile.description, "runtime": info.runtime,
+                   "emulated": target.emulated, "latency_source": "host" if target.emulated else "device",
+                   "host": target.host(), "providers_requested": info.providers_requested,
+                   "providers_used": info.providers_used, "threads": info.threads, "versions": info.versions,
+                   "readings": device_readings},
+        "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
+        "metrics": runtime_suite.to_dict(),
+        "reference": {"path": str(reference_path), "sha256": reference.sha256,
+                      **reference_suite.to_dict(), "whitebox_pgd": whitebox_pgd},
+        "parity": {name: result.to_dict() for name, result in parity.items()},
+        "latency": {size: stats.to_dict() for size, stats in latency.items()},
+        "latency_samples_ms": {size: stats.samples_ms for size, stats in latency.items()},
+        "resources": {"model_bytes": artifact.stat().st_size, "threads": info.threads,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+        "gates": gates,
+        "warnings": warnings,
+        "robust_vs_whitebox_pgd": runtime_suite.robust_accuracy - whitebox_pgd,
+        "wall_time_s": time.perf_counter() - started,
+    }
+    return VerifyResult(passed, payload)
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def summary(self):
+        return None

@@ -1,0 +1,22 @@
+import pytest
+
+from dfard_pipeline.errors import ConfigError, UsageError
+from dfard_pipeline.runtime.profiles import list_profiles, load_profile
+
+
+def test_every_shipped_profile_loads():
+    names = list_profiles()
+    assert {"cpu", "cuda", "jetson", "jetson-orin-nano", "jetson-orin-nx", "jetson-agx-orin"} <= set(names)
+    for name in names:
+        if name != "jetson":
+            profile = load_profile(name)
+            assert profile.name == name and profile.batch_sizes[0] == 1 and profile.gates.max_p99_ms_batch1
+
+
+def test_unknown_profile_names_the_closest(tmp_path):
+    with pytest.raises(UsageError, match="Did you mean 'cuda'"):
+        load_profile("cudaa")
+    bad = tmp_path / "p.yaml"
+    bad.write_text("name: x\nbatch_size: [1]\n")
+    with pytest.raises(ConfigError, match="batch_sizes"):
+        load_profile(str(bad))
