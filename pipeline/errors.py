@@ -37,7 +37,3 @@ class ValidationError(DfardError):
     """The work ran but its result failed a check (parity, NaN loss, a gate)."""
 
     exit_code = 1
-
-
-class NotBuiltError(UsageError):
-    """A subcommand or path that exists in the CLI but is not implemented yet."""

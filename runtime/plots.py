@@ -68,8 +68,10 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, num_classes: int, per_cl
 
 def robustness_vs_eps(curves: dict[str, tuple[list[float], list[float]]], eps: float) -> bytes:
     plt, fig, (ax,) = _figure(6.5, 3.6)
-    for name, (eps_values, accuracy) in curves.items():
-        ax.plot(eps_values, [100 * a for a in accuracy], marker="o", label=name)
+    styles = [("o", "-"), ("s", "-"), ("^", "--"), ("v", ":"), ("D", "-."), ("x", "--")]
+    for (name, (eps_values, accuracy)), (marker, line) in zip(curves.items(), styles * 3, strict=False):
+        # artifacts often coincide with the student: distinct markers and lines keep each visible
+        ax.plot(eps_values, [100 * a for a in accuracy], marker=marker, linestyle=line, label=name, alpha=0.85)
     ax.axvline(eps, color="gray", linestyle="--", linewidth=1, label=f"eps = {eps:g}")
     ax.set_xlabel("eps (L-inf, [0,1] pixels)")
     ax.set_ylabel("accuracy under PGD-20 (%)")

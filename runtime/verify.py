@@ -118,7 +118,7 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
             for name, inputs in (("clean", x), ("adversarial", transfer[f"pgd{budget.pgd_steps}"])):
                 batch = inputs.numpy()
                 parity[name] = compare_logits(ref_runner.infer(batch), runner.infer(batch), name=name,
-                                              min_agreement=profile.gates.min_parity_agreement)
+                                              min_agreement=profile.gates.parity_floor(precision, name))
         latency, device_readings = {}, None
         with TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
             for batch_size in profile.batch_sizes:
@@ -131,8 +131,8 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
 
     gates, warnings = [], []
     for name, result in parity.items():
-        gates.append(_gate(f"parity_top1_{name}", result.top1_agreement, profile.gates.min_parity_agreement,
-                           result.top1_agreement >= profile.gates.min_parity_agreement))
+        floor = profile.gates.parity_floor(precision, name)
+        gates.append(_gate(f"parity_top1_{name}", result.top1_agreement, floor, result.top1_agreement >= floor))
     clean_drop = reference_suite.clean_accuracy - runtime_suite.clean_accuracy
     robust_drop = reference_suite.robust_accuracy - runtime_suite.robust_accuracy
     gates.append(_gate("clean_accuracy_drop", clean_drop, profile.gates.max_clean_drop,

@@ -76,7 +76,16 @@ def report_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
     files = [ctx.teacher_path, d / "student.pt", d / "generator.pt", d / "metrics.jsonl", *ctx.artifacts(),
              *sorted((ctx.folder / "verify").glob("*/verify.json"))]
-    return {"files": {str(p): _hash(p) for p in files}, "verify": to_dict(ctx.config.verify), "version": __version__}
+    # keyed by path inside the run folder, so a moved or copied run folder stays cached
+    return {"files": {_relative(p, ctx.folder): _hash(p) for p in files}, "verify": to_dict(ctx.config.verify),
+            "version": __version__}
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
 
 
 # --- the work ---------------------------------------------------------------------------------
