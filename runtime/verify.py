@@ -151,6 +151,13 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     if transfer_min - runtime_suite.attacks["square"] > MASKING_GAP:
         warnings.append(f"possible gradient masking: the runtime resists transfer attacks ({transfer_min:.1%}) "
                         f"far better than the black-box Square attack ({runtime_suite.attacks['square']:.1%})")
+    square_gap = runtime_suite.attacks["square"] - reference_suite.attacks["square"]
+    if square_gap > MASKING_GAP:
+        warnings.append("Square finds fewer adversarial examples on the runtime "
+                        f"({runtime_suite.attacks['square']:.1%} robust) than on the reference "
+                        f"({reference_suite.attacks['square']:.1%}): quantised or low-precision logits flatten "
+                        "the margin Square searches on, which is not robustness; the transfer attacks set the "
+                        "worst case here")
     for size, stats in latency.items():
         if stats.unstable:
             warnings.append(f"latency at batch {size} is unstable (cv {stats.cv:.2f}): a busy or throttling host")
