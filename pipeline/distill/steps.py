@@ -134,7 +134,8 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
         teacher_logits = ctx.teacher(x).float()
     ctx.student.eval()  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
-        x_adv = pgd(ctx.student, x, ctx.student_loss.inner_target(teacher_logits, tau), eps=cfg.eps,
+        inner_tau = tau if cfg.ita_scope == "all" else 1.0
+        x_adv = pgd(ctx.student, x, ctx.student_loss.inner_target(teacher_logits, inner_tau), eps=cfg.eps,
                     step_size=cfg.attack_step_size, steps=cfg.attack_steps,
                     loss_fn=ctx.student_loss.inner_loss, generator=ctx.rng)
     ctx.student_train.train()
@@ -142,7 +143,8 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
         # One forward over [x_adv; x]: DDP needs exactly one forward per backward.
         logits = ctx.student_train(torch.cat([x_adv, x])).float()
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
-    loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction)
+    loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
+                                 tau_adv=1.0 if cfg.ita_scope == "clean" else tau)
     check_finite(loss.detach(), f"{where}, student loss '{cfg.student_loss}'")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()

@@ -36,16 +36,21 @@ def _tempered_kl(student_logits, teacher_probs, tau) -> torch.Tensor:
     return F.kl_div(F.log_softmax(student_logits / tau, 1), teacher_probs, reduction="batchmean")
 
 
-def _rslad(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float) -> torch.Tensor:
-    teacher_probs = F.softmax(teacher_logits / tau, 1)
-    return tau ** 2 * (adv_fraction * _tempered_kl(adv_logits, teacher_probs, tau)
-                       + (1 - adv_fraction) * _tempered_kl(clean_logits, teacher_probs, tau))
+def _rslad(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float,
+           tau_adv: float | None = None) -> torch.Tensor:
+    """``tau_adv`` (default ``tau``): the temperature of the adversarial term alone."""
+    tau_adv = tau if tau_adv is None else tau_adv
+    adv_term = tau_adv ** 2 * _tempered_kl(adv_logits, F.softmax(teacher_logits / tau_adv, 1), tau_adv)
+    clean_term = tau ** 2 * _tempered_kl(clean_logits, F.softmax(teacher_logits / tau, 1), tau)
+    return adv_fraction * adv_term + (1 - adv_fraction) * clean_term
 
 
-def _ard(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float) -> torch.Tensor:
-    teacher_probs = F.softmax(teacher_logits / tau, 1)
+def _ard(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float,
+         tau_adv: float | None = None) -> torch.Tensor:
+    tau_adv = tau if tau_adv is None else tau_adv
+    teacher_probs = F.softmax(teacher_logits / tau_adv, 1)
     hard = teacher_logits.argmax(1)
-    return (adv_fraction * tau ** 2 * _tempered_kl(adv_logits, teacher_probs, tau)
+    return (adv_fraction * tau_adv ** 2 * _tempered_kl(adv_logits, teacher_probs, tau_adv)
             + (1 - adv_fraction) * F.cross_entropy(clean_logits, hard))
 
 

@@ -154,3 +154,15 @@ def test_scaled_fixed_balance_moves_only_the_hardness_split():
     weights = rule.weights()
     assert weights["adv"] == pytest.approx(fixed["adv"] * 2 * cfg.agb_beta_max)
     assert weights["bn"] == pytest.approx(fixed["bn"] * 2 * (1 - cfg.agb_beta_max))
+
+
+def test_rslad_adversarial_term_can_take_its_own_temperature():
+    torch.manual_seed(0)
+    adv, clean, teacher = torch.randn(8, 10), torch.randn(8, 10), torch.randn(8, 10)
+    loss = STUDENT_LOSSES.get("rslad").loss
+    both = loss(adv, clean, teacher, 2.0, 0.5)
+    assert loss(adv, clean, teacher, 2.0, 0.5, tau_adv=2.0) == pytest.approx(float(both))
+    kl = torch.nn.functional.kl_div
+    expected = (0.5 * kl(torch.log_softmax(adv, 1), torch.softmax(teacher, 1), reduction="batchmean")
+                + 0.5 * 4.0 * kl(torch.log_softmax(clean / 2, 1), torch.softmax(teacher / 2, 1), reduction="batchmean"))
+    assert float(loss(adv, clean, teacher, 2.0, 0.5, tau_adv=1.0)) == pytest.approx(float(expected), rel=1e-5)
