@@ -80,7 +80,13 @@ def _from_state_dict(state: dict, arch: str | None, path: Path) -> nn.Module:
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: not a state_dict (values must all be tensors)")
     state = strip_prefixes(state)
-    model = create_model(arch, **_infer_arch_kwargs(state))
+    from dfard_pipeline.checkpoint.key_maps import KEY_MAPS
+
+    extra = {}
+    mapped = KEY_MAPS[arch](state) if arch in KEY_MAPS else None
+    if mapped is not None:
+        state, extra = mapped
+    model = create_model(arch, **{**_infer_arch_kwargs(state), **extra})
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         def show(keys):
