@@ -53,17 +53,20 @@ def craft_transfer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     return {name: torch.cat(parts) for name, parts in out.items()}
 
 
+def square_rounds(n: int, queries: int) -> int:
+    """How many query rounds ``run_square`` reports to its progress callback for ``n`` images."""
+    return -(-n // BATCH) * (queries - 1)
+
+
 def run_square(predict: Predict, x: torch.Tensor, y: torch.Tensor, eps: float, *, queries: int, p_init: float,
                seed: int, progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     adv, used = [], []
     for i in range(0, len(x), BATCH):
         xa, q = square_linf(predict, x[i:i + BATCH], y[i:i + BATCH], eps=eps, n_queries=queries, p_init=p_init,
-                            generator=generator)
+                            generator=generator, on_query=progress)
         adv.append(xa)
         used.append(q)
-        if progress:
-            progress(len(xa))
     return torch.cat(adv), torch.cat(used)
 
 

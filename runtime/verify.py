@@ -13,7 +13,7 @@ import torch
 
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.parity import compare_logits
-from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square
+from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
 from dfard_pipeline.runtime.target import resolve_target
 
 SCHEMA = "dfard-pipeline.verify/1"
@@ -68,7 +68,15 @@ def _check_contracts(artifact_contract, reference_contract, data, artifact: Path
                          f"{tuple(artifact_contract.shape)} with {artifact_contract.num_classes} classes")
 
 
-def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None) -> VerifyResult:
+def _bar(total: int, desc: str, enabled: bool):
+    """A tqdm bar (rate, ETA) over Square's query rounds; silent when not ``enabled``."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="query", disable=not enabled, leave=False)
+
+
+def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None,
+                    bars: bool = False) -> VerifyResult:
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.runtime.data_source import load_verify_data
@@ -103,14 +111,16 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
     with torch.no_grad():
         progress(f"Square ({budget.square_queries} queries) on the reference")
-        ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
-                                             p_init=budget.square_p_init, seed=request.seed)
+        with _bar(square_rounds(len(x), budget.square_queries), "Square on reference", bars) as bar:
+            ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
+                                                 p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
         reference_suite = evaluate_suite(ref_predict, x, y, eps, {**transfer, "square": ref_square}, ref_queries)
     with runner:
         predict = predict_with(runner)
         progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")
-        rt_square, rt_queries = run_square(predict, x, y, eps, queries=budget.square_queries,
-                                           p_init=budget.square_p_init, seed=request.seed)
+        with _bar(square_rounds(len(x), budget.square_queries), f"Square on {runner.info.runtime}", bars) as bar:
+            rt_square, rt_queries = run_square(predict, x, y, eps, queries=budget.square_queries,
+                                               p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
         runtime_suite = evaluate_suite(predict, x, y, eps, {**{f"transfer_{k}": v for k, v in transfer.items()},
                                                             "square": rt_square}, rt_queries)
         with TorchRunner(reference.module, reference.contract) as ref_runner:

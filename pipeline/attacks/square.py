@@ -43,9 +43,11 @@ def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def square_linf(predict: Predict, x: torch.Tensor, y: torch.Tensor, *, eps: float, n_queries: int = 1000,
-                p_init: float = 0.05, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                p_init: float = 0.05, generator: torch.Generator | None = None,
+                on_query: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns ``(x_adv, queries)``: the adversarial images and the queries each image used
-    (an image stops being queried once it is misclassified)."""
+    (an image stops being queried once it is misclassified). ``on_query(k)`` reports progress:
+    k more query rounds done (used for progress bars)."""
     generator = generator or torch.Generator().manual_seed(0)
     x = x.detach().float()
     n, c, h, w = x.shape
@@ -56,7 +58,11 @@ def square_linf(predict: Predict, x: torch.Tensor, y: torch.Tensor, *, eps: floa
     for query in range(1, n_queries):
         active = (margin > 0).nonzero().squeeze(1)
         if active.numel() == 0:
+            if on_query:
+                on_query(n_queries - query)
             break
+        if on_query:
+            on_query(1)
         p = _p_selection(p_init, query, n_queries)
         side = max(int(round(math.sqrt(p * h * w))), 1)
         side = min(side, h - 1, w - 1) if min(h, w) > 1 else 1

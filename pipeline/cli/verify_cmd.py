@@ -53,7 +53,7 @@ def verify(artifact, reference, device, data, eps, n, teacher, emulate, out, jso
                             data=data, eps=eps, n=n, emulate=emulate, teacher=Path(teacher) if teacher else None,
                             seed=seed, threads=threads)
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
-    result = verify_artifact(request, progress=log)
+    result = verify_artifact(request, progress=log, bars=not quiet)
     out_dir = Path(out) if out else Path(artifact).with_name(f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
     json_file, md_file = write_verify_outputs(result, out_dir, Path(json_path) if json_path else None)
     data_out = result.to_dict()

@@ -28,7 +28,9 @@ def test_square_stays_in_the_ball_and_within_budget(student):
         with torch.no_grad():
             return student(x)
 
-    x_adv, queries = square_linf(predict, test.x, test.y, eps=0.1, n_queries=50)
+    rounds = []
+    x_adv, queries = square_linf(predict, test.x, test.y, eps=0.1, n_queries=50, on_query=rounds.append)
+    assert sum(rounds) == 49  # progress accounts for every round, also when all images fall early
     assert (x_adv - test.x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
     assert queries.max() <= 50 and sum(calls) == int(queries.sum())  # each query is one image forward
     assert accuracy(student, x_adv, test.y) < accuracy(student, test.x, test.y)
