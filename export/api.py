@@ -136,7 +136,8 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
             onnx_path = tmp / "model.int8.onnx"
             quant_settings = quantize_int8(fp32_path, onnx_path, calibration.samples, input_name=INPUT_NAME,
                                            batch=None if dynamic else request.batch or 1,
-                                           scheme=request.int8_scheme)
+                                           scheme=request.int8_scheme,
+                                           keep_first_last=request.int8_keep_first_last)
         if onnx_path != fp32_path:
             graph = check_onnx(onnx_path, opset=request.opset, dynamic_batch=dynamic,
                                exporter=graph.exporter, fallback_reason=graph.fallback_reason)

@@ -40,6 +40,7 @@ class ExportRequest:
     calibration: str | None = None  # "PATH/generator.pt", "generator:PATH" or "npz:PATH"
     calibration_samples: int = 512
     int8_scheme: str = "symmetric"  # or "cpu" (uint8 activations, ONNX Runtime CPU only): see export/int8.py
+    int8_keep_first_last: bool = True  # first conv and last linear stay float (export/int8.py)
     opset: int = 18
     batch: int | None = None  # fixed batch; None with dynamic_batch
     dynamic_batch: bool = True

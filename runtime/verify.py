@@ -98,6 +98,7 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     reference_path = _reference_path(request, manifest)
     reference = load_teacher(reference_path)
     runner = open_runner(artifact, providers=target.providers, threads=request.threads)
+    runner.__enter__()  # load now: a missing provider or corrupt file fails before minutes of attacks
     eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
     if not eps or eps <= 0:
         raise UsageError("no eps recorded in the reference; pass --eps")

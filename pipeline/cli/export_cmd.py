@@ -35,6 +35,8 @@ STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
 @click.option("--int8-scheme", type=click.Choice(["symmetric", "cpu"]), default="symmetric", show_default=True,
               help="symmetric: int8 activations, the form TensorRT takes; cpu: uint8 activations, which ONNX "
                    "Runtime's CPU kernels run fastest (ONNX only).")
+@click.option("--int8-quantize-all", is_flag=True,
+              help="Quantise every layer (by default the first conv and the last linear layer stay float).")
 @click.option("--calibration-samples", type=int, help="How many calibration samples.  [default: 512]")
 @click.option("--opset", type=int, help="ONNX opset.  [default: 18]")
 @click.option("--batch", type=int, help="Export a fixed batch size instead of a dynamic one.")
@@ -48,7 +50,8 @@ STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
 @overwrite_option
 @quiet_option
 @click.pass_context
-def export(ctx, student_path, fmt, precision, calibration, int8_scheme, batch, dynamic_batch, workspace_mib,
+def export(ctx, student_path, fmt, precision, calibration, int8_scheme, int8_quantize_all, batch, dynamic_batch,
+           workspace_mib,
            timing_cache, out, config_path, overwrite, quiet, **_):
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
@@ -60,7 +63,8 @@ def export(ctx, student_path, fmt, precision, calibration, int8_scheme, batch, d
         raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
     request = ExportRequest(
         student=Path(student_path), format=fmt, precision=precision, calibration=calibration,
-        int8_scheme=int8_scheme, calibration_samples=config.export.calibration_samples, opset=config.export.opset,
+        int8_scheme=int8_scheme, int8_keep_first_last=not int8_quantize_all,
+        calibration_samples=config.export.calibration_samples, opset=config.export.opset,
         batch=batch, dynamic_batch=batch is None and (dynamic_batch or config.export.dynamic_batch),
         out=Path(out) if out else None,
         overwrite=overwrite, seed=config.seed, workspace_mib=workspace_mib,

@@ -75,6 +75,12 @@ def test_int8_is_qdq_symmetric_per_channel_and_calibrated_on_the_generator(run, 
                      if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].ndim == 4]
     assert weight_scales and all(s.size > 1 for s in weight_scales)  # per output channel
     manifest = json.loads((run / "student.int8.onnx.json").read_text())
+    kept = manifest["export"]["quantization"]["kept_in_float"]
+    assert len(kept) == 2  # the first conv and the last linear layer stay float by default
+    dq_outputs = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert convs[0].input[1] in inits and convs[0].input[1] not in dq_outputs  # float weight
+    assert all(c.input[1] in dq_outputs for c in convs[1:])  # the others read int8 weights
     assert manifest["calibration"]["count"] == 128
     assert manifest["calibration"]["source"] == f"generator:{run / 'generator.pt'}"
     agreement = manifest["int8_agreement_with_fp32"]
