@@ -130,7 +130,7 @@ def run_export(ctx: RunContext) -> list[Path]:
                 skipped[path.name] = str(exc)
                 ctx.say(f"  skipped {path.name}: {exc}")
                 continue
-        result = export_model(request)
+        result = export_model(request, log=lambda msg: ctx.say(f"    {msg}"))
         ctx.say(f"  {path.name}: parity " + ", ".join(f"{p.name} {p.top1_agreement:.2%}" for p in result.parity))
         outputs += [result.path, manifest_path(result.path)]
     ctx.notes["export"] = {"skipped": skipped}
@@ -177,7 +177,8 @@ def run_verify(ctx: RunContext) -> list[Path]:
                 continue
             ctx.say(f"  verifying {artifact.name} on {device}")
             result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
-                                                   reference=ctx.distill_dir / "student.pt", seed=ctx.config.seed))
+                                                   reference=ctx.distill_dir / "student.pt", seed=ctx.config.seed),
+                                     progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet)
             json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
             results[key] = result.passed
             m = result.to_dict()["metrics"]
