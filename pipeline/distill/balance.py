@@ -126,3 +126,13 @@ class ScaledFixedBalance(FixedBalance):
 
     def load_state_dict(self, state: dict) -> None:
         self.beta = float(state["beta"])
+
+
+@BALANCE_RULES.register("scaled_fixed_inverse")
+class InverseScaledFixedBalance(ScaledFixedBalance):
+    """The opposite reading of the same signal: a student that disagrees gets *harder* samples
+    (mine where it fails), one that agrees gets more information. beta = 1 - clipped agreement."""
+
+    def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
+        if probe is not None:
+            self.beta = 1.0 - clipped_agreement(probe, self.beta_min, self.beta_max)
