@@ -5,31 +5,24 @@ itself, and the per-sample worst case; the same suite white-box on the reference
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from dfard_pipeline.attacks import cw_inf, pgd
 from dfard_pipeline.attacks.square import square_linf
+from dfard_pipeline.evaluation.robustness import RobustnessResult
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 BATCH = 500
 
 
-@dataclass
-class SuiteResult:
-    """Accuracies are fractions; ``robust_accuracy`` is the per-sample worst case over ``attacks``."""
+@dataclass(frozen=True)
+class SuiteResult(RobustnessResult):
+    """The white-box result's fields, plus the mean number of Square queries per image."""
 
-    clean_accuracy: float
-    robust_accuracy: float
-    attacks: dict[str, float] = field(default_factory=dict)
-    n: int = 0
-    eps: float = 0.0
     square_queries_mean: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def predict_with(runner) -> Predict:

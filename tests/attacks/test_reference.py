@@ -2,29 +2,20 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from dfard_pipeline.attacks import fgsm, pgd
 from dfard_pipeline.data import load_dataset
-from dfard_pipeline.models import create_model
 
 torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is the dev reference "
                                    "(README test command installs it with --no-deps)")
 
 
 @pytest.fixture(scope="module")
-def trained_student():
-    torch.manual_seed(0)
-    model = create_model("digits_cnn_student")
-    train = load_dataset("digits", "train")
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(4):
-        for idx in torch.randperm(len(train)).split(64):
-            loss = F.cross_entropy(model(train.x[idx]), train.y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return model.eval()
+def trained_student(digits_run):
+    """The shared fixture's student: trained on real digits, so attacks have something to break."""
+    from dfard_pipeline.checkpoint import load_teacher
+
+    return load_teacher(digits_run / "student.pt").module
 
 
 def accuracy(model, x, y):
