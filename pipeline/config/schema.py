@@ -64,6 +64,9 @@ class DistillConfig:
     agb_rule: str = "scaled_fixed"  # generator balance rule used when it has AGB
     student_loss: str = "rslad"  # rslad | ard
     generator_adv_loss: Literal["l1", "kl"] = "l1"
+    # what the `adv` term compares: the student on x ("clean", DFAD) or on an FGSM step from x
+    # against the student ("fgsm"): mines samples where the student's *robust* answer is wrong
+    generator_adv_inputs: Literal["clean", "fgsm"] = "clean"
     epochs: int = 40
     generator_steps: int = 5  # N_G per epoch
     student_steps: int = 20  # N_S per epoch

@@ -85,6 +85,15 @@ def run_probe(ctx: StepContext) -> Probe:
     return Probe(teacher_logits, student_adv_logits, ctx.dist.mean)
 
 
+def _fgsm_step(ctx: StepContext, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """x moved one FGSM step (eps) against the student; the step is detached, so the generator's
+    gradient still flows through x."""
+    probe = x.detach().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(ctx.student(probe).float(), teacher_logits.detach().argmax(1))
+    (grad,) = torch.autograd.grad(loss, probe)
+    return (x + ctx.cfg.eps * grad.sign()).clamp(0.0, 1.0)
+
+
 def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> dict[str, float]:
     """One generator update on the balanced sum of its terms; returns the raw term values."""
     cfg = ctx.cfg
@@ -99,7 +108,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
         finally:
             ctx.bn_stats.enabled = False
         bn_loss = ctx.bn_stats.collect()
-        student_logits = ctx.student(x)
+        student_logits = ctx.student(_fgsm_step(ctx, x, teacher_logits) if cfg.generator_adv_inputs == "fgsm" else x)
     if not cfg.conditional_generator:  # DAFL: each sample's own teacher class is its target
         targets = teacher_logits.detach().argmax(1)
     terms = generator_terms(teacher_logits, student_logits, targets, bn_loss, cfg.generator_adv_loss)

@@ -173,3 +173,10 @@ def test_out_that_is_a_file_is_refused(tmp_path, teacher_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="is a file"):
         run_distill(tiny(), str(teacher_path), tmp_path / "file", quiet=True)
+
+
+def test_generator_adv_term_on_fgsm_inputs_runs(tmp_path, teacher_path):
+    out = run_distill(tiny(**{"distill.generator_adv_inputs": "fgsm"}), str(teacher_path), tmp_path / "run",
+                      quiet=True)
+    record = json.loads(out.metrics.read_text().splitlines()[-1])
+    assert record["generator_terms"]["adv"] <= 0.0  # still a (negated) disagreement
