@@ -10,14 +10,6 @@ torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is the d
                                    "(README test command installs it with --no-deps)")
 
 
-@pytest.fixture(scope="module")
-def trained_student(digits_run):
-    """The shared fixture's student: trained on real digits, so attacks have something to break."""
-    from dfard_pipeline.checkpoint import load_teacher
-
-    return load_teacher(digits_run / "student.pt").module
-
-
 def accuracy(model, x, y):
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())

@@ -5,13 +5,7 @@ import pytest
 import torch
 
 from dfard_pipeline.attacks.square import square_linf
-from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.data import load_dataset
-
-
-@pytest.fixture(scope="module")
-def student(digits_run):
-    return load_teacher(digits_run / "student.pt").module
 
 
 def accuracy(model, x, y):
@@ -19,7 +13,8 @@ def accuracy(model, x, y):
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def test_square_stays_in_the_ball_and_within_budget(student):
+def test_square_stays_in_the_ball_and_within_budget(trained_student):
+    student = trained_student
     test = load_dataset("digits", "test").head(64)
     calls = []
 
@@ -36,7 +31,8 @@ def test_square_stays_in_the_ball_and_within_budget(student):
     assert accuracy(student, x_adv, test.y) < accuracy(student, test.x, test.y)
 
 
-def test_square_no_weaker_than_torchattacks(student):
+def test_square_no_weaker_than_torchattacks(trained_student):
+    student = trained_student
     torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is the dev reference "
                                        "(README test command installs it with --no-deps)")
     test = load_dataset("digits", "test").head(200)
