@@ -150,7 +150,8 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
             log(f"building a TensorRT {request.precision} engine")
             tensorrt_info = build_engine(onnx_path, artifact, precision=request.precision, shape=contract.shape,
                                          dynamic_batch=dynamic, batch=request.batch,
-                                         workspace_mib=request.workspace_mib, timing_cache=request.timing_cache)
+                                         workspace_mib=request.workspace_mib,
+                                         timing_cache=request.timing_cache_path)
 
         log("checking parity with the PyTorch student")
         tolerance = request.tolerance
@@ -187,9 +188,7 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
         graph=graph.to_dict(), contract={**contract.to_dict(), "eps": eps, "normalisation": "inside the model"},
         calibration=calibration.describe() if calibration else None,
         parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=tensorrt_info)
-    import json
-
-    return ExportResult(out, manifest_path(out), json.loads(manifest.read_text()), parity)
+    return ExportResult(out, manifest_path(out), manifest, parity)
 
 
 def _candidate_runner(artifact: Path, request: ExportRequest, contract, tensorrt_info):

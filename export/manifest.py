@@ -22,7 +22,8 @@ def export_versions() -> dict[str, str]:
 
 def write_manifest(artifact: Path, *, source: dict[str, Any], export: dict[str, Any], graph: dict[str, Any],
                    contract: dict[str, Any], calibration: dict[str, Any] | None, parity: list[dict],
-                   int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> Path:
+                   int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> dict[str, Any]:
+    """Write ``ARTIFACT.json`` atomically and return what it holds."""
     manifest = {
         "format": MANIFEST_FORMAT,
         "format_version": 1,
@@ -39,4 +40,5 @@ def write_manifest(artifact: Path, *, source: dict[str, Any], export: dict[str, 
         "tensorrt": tensorrt,
         "versions": export_versions(),
     }
-    return write_json_atomic(manifest_path(artifact), manifest)
+    write_json_atomic(manifest_path(artifact), manifest)
+    return manifest

@@ -81,6 +81,11 @@ class ExportRequest:
         return self.student.with_name(f"{self.student.stem}.{self.precision}{SUFFIX[self.format]}")
 
     @property
+    def timing_cache_path(self) -> Path:
+        """The TensorRT timing cache: the one asked for, else ``tensorrt.timing_cache`` beside the engine."""
+        return Path(self.timing_cache) if self.timing_cache else self.output_path.with_name("tensorrt.timing_cache")
+
+    @property
     def tolerance(self) -> Tolerance:
         return TOLERANCES[self.precision]
 

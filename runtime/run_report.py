@@ -66,8 +66,7 @@ def _verify_section(doc: Document, ctx) -> dict[str, list[float]]:
             latency_samples[f"{Path(result['artifact']['path']).name}\n{device['profile']} b{size}"] = samples
     doc.table(["artifact", "device", "clean (runtime / ref)", "robust worst-case (runtime / ref)",
                "agreement (adv)", "p99 ms b1", "result", "failed gates"], rows)
-    skipped = ctx.notes.get("verify", {}).get("skipped", {})
-    skipped.update({k: v for k, v in ctx.notes.get("export", {}).get("skipped", {}).items()})
+    skipped = {**ctx.notes.get("verify", {}).get("skipped", {}), **ctx.notes.get("export", {}).get("skipped", {})}
     if skipped:
         doc.paragraph("Skipped here: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     doc.paragraph("Robust accuracy on a runtime is the per-sample worst case over PGD-20 and CW crafted on the "

@@ -11,8 +11,7 @@ from pathlib import Path
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.jetson import JetsonInfo, detect_jetson
 from dfard_pipeline.runtime.profiles import DeviceProfile, list_profiles, load_profile, profile_for_jetson
-
-ARTIFACT_RUNTIME = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "torch"}
+from dfard_pipeline.runtime.runners import ARTIFACT_KINDS
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def resolve_target(device: str, artifact: Path, *, emulate: bool, jetson_root: P
     elif emulate:
         raise UsageError(f"--emulate is for device profiles of another machine (Jetson); {profile.name} runs "
                          "here as it is")
-    kind = ARTIFACT_RUNTIME.get(artifact.suffix)
+    kind = ARTIFACT_KINDS.get(artifact.suffix)
     if kind is None:
         raise UsageError(f"{artifact.name}: unknown artifact type; expected .onnx, .engine or .pt")
     providers = profile.providers

@@ -57,28 +57,16 @@ def export(ctx, student_path, fmt, precision, calibration, int8_scheme, int8_qua
     from dfard_pipeline.export.spec import ExportRequest
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    if batch is not None and dynamic_batch:
-        from dfard_pipeline.errors import UsageError
-
-        raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
     request = ExportRequest(
         student=Path(student_path), format=fmt, precision=precision, calibration=calibration,
         int8_scheme=int8_scheme, int8_keep_first_last=not int8_quantize_all,
         calibration_samples=config.export.calibration_samples, opset=config.export.opset,
-        batch=batch, dynamic_batch=batch is None and (dynamic_batch or config.export.dynamic_batch),
+        batch=batch, dynamic_batch=dynamic_batch or (batch is None and config.export.dynamic_batch),
         out=Path(out) if out else None,
         overwrite=overwrite, seed=config.seed, workspace_mib=workspace_mib,
         timing_cache=Path(timing_cache) if timing_cache else None)
-    if request.format == "tensorrt" and request.timing_cache is None:
-        request = _with_timing_cache(request)
     result = export_model(request, log=(lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
     click.echo(summary(result))
-
-
-def _with_timing_cache(request):
-    from dataclasses import replace
-
-    return replace(request, timing_cache=request.output_path.with_name("tensorrt.timing_cache"))
 
 
 def summary(result) -> str:

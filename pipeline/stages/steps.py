@@ -117,9 +117,7 @@ def run_export(ctx: RunContext) -> list[Path]:
         request = ExportRequest(student=ctx.distill_dir / "student.pt", format=target.format,
                                 precision=target.precision, int8_scheme=target.int8_scheme,
                                 calibration_samples=cfg.calibration_samples, opset=cfg.opset,
-                                dynamic_batch=cfg.dynamic_batch, out=path, overwrite=True, seed=ctx.config.seed,
-                                timing_cache=path.with_name("tensorrt.timing_cache") if target.format == "tensorrt"
-                                else None)
+                                dynamic_batch=cfg.dynamic_batch, out=path, overwrite=True, seed=ctx.config.seed)
         if target.format == "tensorrt":
             try:
                 from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
@@ -140,22 +138,18 @@ def run_export(ctx: RunContext) -> list[Path]:
 def _can_run_here(device: str, artifact: Path) -> str | None:
     """None when verify can run ``artifact`` on ``device`` here, else the reason it cannot."""
     from dfard_pipeline.errors import UsageError
-    from dfard_pipeline.runtime.profiles import load_profile
     from dfard_pipeline.runtime.target import resolve_target
 
     try:
         target = resolve_target(device, artifact, emulate=False)
     except UsageError as exc:
         return str(exc)
-    profile = load_profile(target.profile.name)
-    if profile.runtime == "onnxruntime":
-        import onnxruntime
+    if target.profile.runtime == "onnxruntime":
+        from dfard_pipeline.runtime.runners.onnxruntime_runner import missing_providers
 
-        from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
-
-        missing = [p for p in profile.providers if provider_name(p) not in onnxruntime.get_available_providers()]
+        missing = missing_providers(target.providers)
         if missing:
-            return f"ONNX Runtime here has no {', '.join(map(provider_name, missing))}"
+            return f"ONNX Runtime here has no {', '.join(missing)}"
     return None
 
 

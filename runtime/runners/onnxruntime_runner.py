@@ -19,6 +19,14 @@ def provider_name(name: str) -> str:
     return SHORT_NAMES.get(name.lower(), name)
 
 
+def missing_providers(providers) -> list[str]:
+    """The requested providers (short or full names) this ONNX Runtime does not have, full names."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    return [provider_name(p) for p in providers if provider_name(p) not in available]
+
+
 class OnnxRuntimeRunner(Runner):
     runtime = "onnxruntime"
 
@@ -34,11 +42,11 @@ class OnnxRuntimeRunner(Runner):
     def _activate(self) -> RunnerInfo:
         import onnxruntime as ort
 
-        available = ort.get_available_providers()
-        missing = [p for p in self.providers if p not in available]
+        missing = missing_providers(self.providers)
         if missing:
             raise UsageError(
-                f"ONNX Runtime here has no {', '.join(missing)} (available: {', '.join(available)}); "
+                f"ONNX Runtime here has no {', '.join(missing)} (available: "
+                f"{', '.join(ort.get_available_providers())}); "
                 "install onnxruntime-gpu in place of onnxruntime on a CUDA machine, or pick the cpu profile")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
