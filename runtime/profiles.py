@@ -14,13 +14,15 @@ from dfard_pipeline.registry import unknown_name_message
 @dataclass(frozen=True)
 class AttackBudget:
     pgd_steps: int = 20
-    cw_steps: int = 20
+    cw_steps: int = 20  # 0: no CW transfer attack (a shorter suite: PGD transfer + Square)
     square_queries: int = 1000
     square_p_init: float = 0.3
 
     def __post_init__(self) -> None:
-        if min(self.pgd_steps, self.cw_steps, self.square_queries) < 1:
-            raise ConfigError("attack budgets must be >= 1")
+        if min(self.pgd_steps, self.square_queries) < 1:
+            raise ConfigError("attacks.pgd_steps and attacks.square_queries must be >= 1")
+        if self.cw_steps < 0:
+            raise ConfigError("attacks.cw_steps must be >= 0 (0 leaves CW out of the suite)")
         if not 0.0 < self.square_p_init <= 1.0:
             raise ConfigError("attacks.square_p_init must lie in (0, 1]")
 

@@ -36,13 +36,15 @@ def _correct(predict: Predict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
 def craft_transfer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, pgd_steps: int,
                    cw_steps: int, seed: int) -> dict[str, torch.Tensor]:
-    """White-box PGD and CW examples on the PyTorch reference (they become transfer attacks)."""
+    """White-box PGD and CW examples on the PyTorch reference (they become transfer attacks);
+    ``cw_steps=0`` leaves CW out."""
     generator = torch.Generator().manual_seed(seed)
-    out: dict[str, list[torch.Tensor]] = {f"pgd{pgd_steps}": [], "cw": []}
+    out: dict[str, list[torch.Tensor]] = {f"pgd{pgd_steps}": [], **({"cw": []} if cw_steps else {})}
     for i in range(0, len(x), BATCH):
         xb, yb = x[i:i + BATCH], y[i:i + BATCH]
         out[f"pgd{pgd_steps}"].append(pgd(model, xb, yb, eps=eps, steps=pgd_steps, generator=generator))
-        out["cw"].append(cw_inf(model, xb, yb, eps=eps, steps=cw_steps, generator=generator))
+        if cw_steps:
+            out["cw"].append(cw_inf(model, xb, yb, eps=eps, steps=cw_steps, generator=generator))
     return {name: torch.cat(parts) for name, parts in out.items()}
 
 

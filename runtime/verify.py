@@ -106,7 +106,8 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
 
-    progress(f"crafting PGD-{budget.pgd_steps} and CW on the PyTorch reference ({len(x)} images, eps {eps:g})")
+    attacks = f"PGD-{budget.pgd_steps}" + (" and CW" if budget.cw_steps else "")
+    progress(f"crafting {attacks} on the PyTorch reference ({len(x)} images, eps {eps:g})")
     transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
                               seed=request.seed)
     ref_predict = lambda t: reference.module(t).detach()  # noqa: E731

@@ -20,3 +20,14 @@ def test_unknown_profile_names_the_closest(tmp_path):
     bad.write_text("name: x\nbatch_size: [1]\n")
     with pytest.raises(ConfigError, match="batch_sizes"):
         load_profile(str(bad))
+
+
+def test_cw_can_be_left_out_but_budgets_cannot_be_negative(tmp_path):
+    from dataclasses import replace
+
+    base = load_profile("cpu")
+    assert replace(base.attacks, cw_steps=0).cw_steps == 0
+    with pytest.raises(ConfigError, match="cw_steps"):
+        replace(base.attacks, cw_steps=-1)
+    with pytest.raises(ConfigError, match="pgd_steps"):
+        replace(base.attacks, pgd_steps=0)
