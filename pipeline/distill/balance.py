@@ -136,3 +136,13 @@ class InverseScaledFixedBalance(ScaledFixedBalance):
     def update(self, magnitudes: dict[str, float], probe: Probe | None) -> None:
         if probe is not None:
             self.beta = 1.0 - clipped_agreement(probe, self.beta_min, self.beta_max)
+
+
+@BALANCE_RULES.register("scaled_fixed_projected")
+class ProjectedScaledFixedBalance(ScaledFixedBalance):
+    """``scaled_fixed`` weights, and where the hardness gradient (with respect to each synthetic
+    image) points against the information gradient, its conflicting component is removed
+    (PCGrad, Yu et al. 2020, applied per image): hard samples are mined only in directions that do
+    not cost the teacher's data information."""
+
+    project_hardness = True

@@ -19,7 +19,7 @@ from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import autocast
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator import Generator, sample_latent
-from dfard_pipeline.distill.generator_loss import generator_terms
+from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe
 from dfard_pipeline.distill.student_loss import StudentLoss
@@ -124,12 +124,28 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
         balance.update(magnitudes, None)
     weights = balance.weights()
     loss = sum(weights[k] * terms[k] for k in terms)
+    magnitudes["total"] = float(loss.detach())
     optimizer.zero_grad(set_to_none=True)
+    if getattr(balance, "project_hardness", False):
+        loss = _projected_surrogate(x, terms, weights)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    magnitudes["total"] = float(loss.detach())
     return magnitudes
+
+
+def _projected_surrogate(x: torch.Tensor, terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """A loss whose gradient through the generator is J^T g, where g is the weighted hardness
+    gradient on each image minus its component against the information gradient, plus the
+    information gradient. Only its gradient is used (the logged total stays the weighted sum)."""
+    hard = sum(weights[k] * terms[k] for k in terms if k in HARDNESS_TERMS)
+    info = sum(weights[k] * terms[k] for k in terms if k not in HARDNESS_TERMS)
+    g_hard, g_info = (torch.autograd.grad(part, x, retain_graph=True)[0].float() for part in (hard, info))
+    dims = tuple(range(1, x.dim()))
+    dot = (g_hard * g_info).sum(dims, keepdim=True)
+    norm2 = (g_info * g_info).sum(dims, keepdim=True).clamp_min(1e-20)
+    g_hard = g_hard - torch.where(dot < 0, dot / norm2, torch.zeros_like(dot)) * g_info
+    return (x.float() * (g_hard + g_info).detach()).sum()
 
 
 def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scaler, where: str) -> float:

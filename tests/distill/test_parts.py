@@ -166,3 +166,17 @@ def test_rslad_adversarial_term_can_take_its_own_temperature():
     expected = (0.5 * kl(torch.log_softmax(adv, 1), torch.softmax(teacher, 1), reduction="batchmean")
                 + 0.5 * 4.0 * kl(torch.log_softmax(clean / 2, 1), torch.softmax(teacher / 2, 1), reduction="batchmean"))
     assert float(loss(adv, clean, teacher, 2.0, 0.5, tau_adv=1.0)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_projected_surrogate_removes_only_the_conflicting_hardness_component():
+    from dfard_pipeline.distill.steps import _projected_surrogate
+
+    x = torch.zeros(2, 1, 1, 2, requires_grad=True)
+    direction_info = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    # image 0: hardness gradient (-1, 1) conflicts with information (1, 0); image 1: (1, 1) does not
+    direction_hard = torch.tensor([[-1.0, 1.0], [1.0, 1.0]]).view(2, 1, 1, 2)
+    terms = {"adv": (x * direction_hard).sum(), "bn": (x * direction_info).sum()}
+    weights = {"adv": 2.0, "bn": 1.0}
+    (grad,) = torch.autograd.grad(_projected_surrogate(x, terms, weights), x)
+    assert torch.allclose(grad[0].flatten(), torch.tensor([1.0, 2.0]))  # 2*(-1,1) minus its (-2,0) part, + (1,0)
+    assert torch.allclose(grad[1].flatten(), torch.tensor([3.0, 2.0]))  # 2*(1,1) + (1,0), untouched
