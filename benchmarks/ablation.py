@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from machine import command_line, machine_info  # noqa: E402
+from machine import command_line, describe, machine_info  # noqa: E402
 
 from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 from dfard_pipeline.config import PipelineConfig, load_config, with_overrides  # noqa: E402
@@ -90,8 +90,7 @@ def main() -> None:
 def render(result: dict) -> str:
     m = result["machine"]
     lines = ["# Ablation on digits (test split, 450 images, eps 0.1)", "",
-             f"Command: `{result['command']}`  ", f"Machine: {m['cpu']}, {m['cores']} cores, "
-             f"torch {m['torch']} ({m['torch_threads']} threads), {m['date']}  ",
+             f"Command: `{result['command']}`  ", describe(m) + "  ",
              f"Overrides: `{result['overrides'] or 'none'}`", "",
              "| method | clean | FGSM | PGD-20 | CW | worst case | wall time (s) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

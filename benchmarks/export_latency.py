@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from machine import command_line, machine_info  # noqa: E402
+from machine import command_line, describe, machine_info  # noqa: E402
 
 # (label, precision, int8 scheme): the spec's symmetric form (what TensorRT takes) and the uint8-activation
 # form ONNX Runtime's CPU kernels fuse fully (export/int8.py).
@@ -143,7 +143,7 @@ def main() -> None:
     write_json_atomic(HERE / "results" / "export_latency.json", result)
     m = result["machine"]
     lines = ["# Export latency on this CPU (p50 of timed runs)", "", f"Command: `{result['command']}`  ",
-             f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {m['date']}", "",
+             describe(m), "",
              "| model | input | runtime | batch | p50 ms | p99 ms | cv | throughput /s | file KiB |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from machine import command_line, machine_info  # noqa: E402
+from machine import command_line, describe, machine_info  # noqa: E402
 
 PAIRS = {
     "digits": {"teacher": ("digits_cnn_teacher", {}), "student": ("digits_cnn_student", {}),
@@ -73,8 +73,7 @@ def main() -> None:
     write_json_atomic(HERE / "results" / "throughput.json", result)
     m = result["machine"]
     lines = ["# Distill student-step throughput (CPU)", "", f"Command: `{result['command']}`  ",
-             f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-             f"({m['torch_threads']} threads), {m['date']}", "",
+             describe(m), "",
              "| pair | precision | batch | student steps/s | images/s |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['pair']} | {r['precision']} | {r['batch']} | "

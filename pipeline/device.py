@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
@@ -28,6 +29,30 @@ def check_precision(device: torch.device, precision: str) -> None:
     """Raise a ``UsageError`` for a precision the device cannot run (fp16 needs CUDA)."""
     if precision == "fp16" and device.type != "cuda":
         raise UsageError("fp16 autocast needs a CUDA GPU; on the CPU use --precision bf16 or fp32")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The CPU's instruction-set flags as Linux reports them; None where they cannot be read."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def precision_warning(device: torch.device, precision: str, flags: set[str] | None = None) -> str | None:
+    """A warning for bf16 on a CPU without native bf16 (no AVX-512 BF16 / AMX): PyTorch then converts
+    around every op and was measured ~9x slower than fp32 (benchmarks/results/throughput.md)."""
+    if device.type != "cpu" or precision != "bf16":
+        return None
+    flags = cpu_flags() if flags is None else flags
+    if flags is None or flags & {"avx512_bf16", "amx_bf16"}:
+        return None
+    capability = torch.backends.cpu.get_cpu_capability()
+    return (f"this CPU has no native bf16 (no avx512_bf16 or amx_bf16; PyTorch runs {capability} kernels): "
+            "bf16 autocast will be several times slower than fp32 here; use --precision fp32")
 
 
 def autocast(device: torch.device, precision: str):

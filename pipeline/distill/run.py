@@ -14,7 +14,7 @@ import torch
 from dfard_pipeline.atomic import save_torch_atomic, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
-from dfard_pipeline.device import check_precision, resolve_device
+from dfard_pipeline.device import check_precision, precision_warning, resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
@@ -64,6 +64,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
     device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)  # fail before any output is written
     dist = init_distributed(device.type)
+    if dist.is_main and (warning := precision_warning(device, cfg.precision)):
+        click.echo(f"warning: {warning}", err=True)
     try:
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)

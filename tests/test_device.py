@@ -1,0 +1,21 @@
+import torch
+
+from dfard_pipeline.device import cpu_flags, precision_warning
+
+CPU = torch.device("cpu")
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx avx2\nbugs\t: none\n")
+    assert cpu_flags(info) == {"fpu", "sse", "avx", "avx2"}
+    assert cpu_flags(tmp_path / "missing") is None
+
+
+def test_bf16_warning_only_on_a_cpu_without_native_bf16():
+    warning = precision_warning(CPU, "bf16", flags={"avx", "avx2"})
+    assert warning and "no native bf16" in warning and "--precision fp32" in warning
+    assert precision_warning(CPU, "bf16", flags={"avx2", "avx512_bf16"}) is None
+    assert precision_warning(CPU, "bf16", flags={"amx_bf16"}) is None
+    assert precision_warning(CPU, "fp32", flags={"avx2"}) is None
+    assert precision_warning(torch.device("cuda"), "bf16", flags={"avx2"}) is None
