@@ -6,7 +6,14 @@ one of two activation schemes:
 - ``cpu``: asymmetric uint8 activations. Measured on this CPU (benchmarks/results/export_latency.md),
   ONNX Runtime's CPU kernels fuse only this form fully (QLinearConv with ReLU/Clip folded into the
   range); with symmetric int8 activations it leaves ReLU/Clip and many convolutions in float and
-  INT8 is no faster than FP32. TensorRT rejects this form.
+  INT8 is no faster than FP32. TensorRT rejects this form. Its weights use 7 bits
+  (``reduce_range``): x86 CPUs without VNNI (this one: AVX2 only) multiply u8 x s8 with
+  ``vpmaddubsw``, whose 16-bit intermediate sums saturate with full-range weights; ONNX Runtime's
+  documentation recommends 7-bit weights there. Measured on mobilenet_v2 at 3x32x32: INT8/FP32
+  agreement 96.7 % -> 98.7 %, and 99.1 % with moving-average calibration ranges.
+
+Both schemes calibrate min/max as a moving average over calibration batches (``CalibMovingAverage``)
+rather than the single most extreme value seen.
 """
 
 from __future__ import annotations
@@ -55,7 +62,8 @@ def quantize_int8(fp32_path: Path, out_path: Path, samples: np.ndarray, *, input
     symmetric = scheme == "symmetric"
     settings = {"scheme": scheme, "quant_format": "QDQ", "activation_type": "int8" if symmetric else "uint8",
                 "weight_type": "int8", "activation_symmetric": symmetric, "weight_symmetric": True, "per_channel": True,
-                "calibrate_method": "MinMax", "preprocess": "onnxruntime quant_pre_process"}
+                "reduce_range": not symmetric, "calibrate_method": "MinMax (moving average)",
+                "preprocess": "onnxruntime quant_pre_process"}
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         # Folds constants and infers shapes so every Conv/Gemm gets quantised (ORT's recommended step).
@@ -65,8 +73,8 @@ def quantize_int8(fp32_path: Path, out_path: Path, samples: np.ndarray, *, input
         quantize_static(
             str(prepared), str(out_path), _Reader(samples, input_name, batch or 64),
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=excluded,
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
+            weight_type=QuantType.QInt8, per_channel=True, reduce_range=not symmetric,
+            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded,
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True, "CalibMovingAverage": True},
         )
     return settings
