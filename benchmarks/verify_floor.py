@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for suite, device in (("PGD-20 transfer + Square (issue's floor)", str(short_profile(Path(tmp)))),
                               ("PGD-20 + CW transfer + Square (shipped cpu profile)", "cpu")):
-            data = verify_artifact(VerifyRequest(artifact, device=device)).data
+            data = verify_artifact(VerifyRequest(artifact, device=device)).to_dict()
             rows.append({"suite": suite, "profile": data["device"]["profile"], "n": data["data"]["n"],
                          "wall_time_s": data["wall_time_s"], "runtime": data["metrics"],
                          "reference_whitebox_pgd20": data["reference"]["whitebox_pgd"],
