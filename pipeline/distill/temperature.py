@@ -21,7 +21,7 @@ def fixed_temperature(probe: Probe | None, cfg: DistillConfig) -> float:
 
 @TEMPERATURE_RULES.register("entropy_match")
 def entropy_match(probe: Probe | None, cfg: DistillConfig, iterations: int = 40) -> float:
-    """"Teach at the student's level": the tau in [1, tau_max] at which the teacher's mean
+    """DFARD.md's first rule, "teach at the student's level": the tau in [1, tau_max] at which the teacher's mean
     entropy equals the student's mean entropy on adversarial probe inputs (bisection; the
     teacher's entropy grows monotonically with tau)."""
     if probe is None:
@@ -43,7 +43,9 @@ def entropy_match(probe: Probe | None, cfg: DistillConfig, iterations: int = 40)
 
 @TEMPERATURE_RULES.register("agreement")
 def agreement_temperature(probe: Probe | None, cfg: DistillConfig) -> float:
-    """tau = 1 + (tau_max - 1) * (1 - robust agreement)."""
+    """tau = 1 + (tau_max - 1) * (1 - robust agreement): the teacher speaks softly while the student
+    still disagrees under attack and sharpens as it catches up. The default (measured on digits at
+    80 epochs: PGD-20 86.1 vs 84.1 with ``entropy_match``; benchmarks/results/ablation*.md)."""
     if probe is None:
         return cfg.tau_max
     return 1.0 + (cfg.tau_max - 1.0) * (1.0 - probe.robust_agreement)
