@@ -3,7 +3,8 @@
 AGB here is our reconstruction of the paper's description (balance the generator's objectives
 adaptively so synthetic data keeps more of the teacher's information); see ../shared/DFARD.md.
 A rule is an object with ``update(terms, probe)`` (once per step, detached magnitudes),
-``weights() -> {term: weight}``, and ``state_dict()``/``load_state_dict()`` for resume.
+``weights() -> {term: weight}``, ``state_dict()``/``load_state_dict()`` for resume, and two class
+attributes the generator step reads: ``measure`` and ``project_hardness``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class FixedBalance:
     """The baseline: DFAD/DeepInversion-style hand-set weights."""
 
     measure = "value"  # what `update` receives: term values (or "grad": gradient norms)
+    project_hardness = False  # True: the hardness gradient loses its component against information
 
     def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
         fixed = cfg.fixed_weights
@@ -53,6 +55,7 @@ class HardnessInformationBalance:
 
     normalise_only = False
     measure = "value"
+    project_hardness = False
 
     def __init__(self, cfg: DistillConfig, terms: tuple[str, ...]):
         self.terms = terms

@@ -126,7 +126,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     loss = sum(weights[k] * terms[k] for k in terms)
     magnitudes["total"] = float(loss.detach())
     optimizer.zero_grad(set_to_none=True)
-    if getattr(balance, "project_hardness", False):
+    if balance.project_hardness:
         loss = _projected_surrogate(x, terms, weights)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
