@@ -31,15 +31,22 @@ def check_precision(device: torch.device, precision: str) -> None:
         raise UsageError("fp16 autocast needs a CUDA GPU; on the CPU use --precision bf16 or fp32")
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
-    """The CPU's instruction-set flags as Linux reports them; None where they cannot be read."""
+def cpuinfo_field(key: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The first ``key`` line of Linux's /proc/cpuinfo (e.g. "flags", "model name"); None where absent."""
     try:
         for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
     except OSError:
         pass
     return None
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The CPU's instruction-set flags as Linux reports them; None where they cannot be read."""
+    flags = cpuinfo_field("flags", cpuinfo)
+    return None if flags is None else set(flags.split())
 
 
 def precision_warning(device: torch.device, precision: str, flags: set[str] | None = None) -> str | None:

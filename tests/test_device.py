@@ -1,14 +1,15 @@
 import torch
 
-from dfard_pipeline.device import cpu_flags, precision_warning
+from dfard_pipeline.device import cpu_flags, cpuinfo_field, precision_warning
 
 CPU = torch.device("cpu")
 
 
 def test_cpu_flags_read_from_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx avx2\nbugs\t: none\n")
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2\nbugs\t: none\n")
     assert cpu_flags(info) == {"fpu", "sse", "avx", "avx2"}
+    assert cpuinfo_field("model name", info) == "AMD EPYC" and cpuinfo_field("microcode", info) is None
     assert cpu_flags(tmp_path / "missing") is None
 
 
