@@ -62,6 +62,19 @@ def precision_warning(device: torch.device, precision: str, flags: set[str] | No
             "bf16 autocast will be several times slower than fp32 here; use --precision fp32")
 
 
+def memory_format(device: torch.device, choice: str, flags: set[str] | None = None) -> torch.memory_format:
+    """The layout of the distill models' weights and activations. ``auto`` picks channels_last on
+    CUDA (cuDNN's fast path) and on AVX-512 CPUs, where oneDNN's NHWC kernels made the whole
+    student step 1.4x faster in fp32 and in bf16 (benchmarks/results/throughput.md); on other
+    CPUs (only AVX2 measured, in NCHW) the default stays contiguous."""
+    if choice != "auto":
+        return torch.channels_last if choice == "channels_last" else torch.contiguous_format
+    if device.type == "cuda":
+        return torch.channels_last
+    flags = cpu_flags() if flags is None else flags
+    return torch.channels_last if flags and "avx512f" in flags else torch.contiguous_format
+
+
 def autocast(device: torch.device, precision: str):
     """Mixed-precision context for forward passes: bf16 on CPU or CUDA, fp16 on CUDA only."""
     check_precision(device, precision)

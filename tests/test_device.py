@@ -1,6 +1,6 @@
 import torch
 
-from dfard_pipeline.device import cpu_flags, cpuinfo_field, precision_warning
+from dfard_pipeline.device import cpu_flags, cpuinfo_field, memory_format, precision_warning
 
 CPU = torch.device("cpu")
 
@@ -20,3 +20,12 @@ def test_bf16_warning_only_on_a_cpu_without_native_bf16():
     assert precision_warning(CPU, "bf16", flags={"amx_bf16"}) is None
     assert precision_warning(CPU, "fp32", flags={"avx2"}) is None
     assert precision_warning(torch.device("cuda"), "bf16", flags={"avx2"}) is None
+
+
+def test_memory_format_auto_is_channels_last_on_cuda_and_avx512_only():
+    assert memory_format(CPU, "auto", flags={"avx2", "avx512f"}) == torch.channels_last
+    assert memory_format(CPU, "auto", flags={"avx2"}) == torch.contiguous_format
+    assert memory_format(CPU, "auto", flags=set()) == torch.contiguous_format
+    assert memory_format(torch.device("cuda"), "auto", flags={"avx2"}) == torch.channels_last
+    assert memory_format(CPU, "channels_last", flags={"avx2"}) == torch.channels_last
+    assert memory_format(CPU, "contiguous", flags={"avx512f"}) == torch.contiguous_format

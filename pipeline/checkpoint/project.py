@@ -42,7 +42,8 @@ def save_checkpoint(model: ZooModel, path: str | Path, *, kind: str, eps: float,
                     metrics: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Atomically write ``model`` (a zoo model) as a project checkpoint of ``kind``
     (``teacher`` or ``student``); ``eps`` is the L-inf radius it was trained for."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # contiguous: a model trained channels_last (distill.memory_format) still saves plain NCHW weights
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

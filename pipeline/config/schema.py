@@ -11,6 +11,7 @@ from typing import Literal
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["fp32", "bf16", "fp16"]
+MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 
 
 def _positive(name: str, value: float) -> None:
@@ -92,6 +93,7 @@ class DistillConfig:
     memory_bank_batches: int = 40  # one batch added per epoch; 0 disables the bank
     device: Device = "auto"
     precision: Precision = "fp32"
+    memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX-512 CPUs (device.py)
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 

@@ -130,12 +130,13 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
     teacher_info = {"teacher_sha256": loaded.sha256, "teacher_format": loaded.source_format,
                     "teacher_path": str(Path(teacher_path).resolve()),
                     "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
-                    "student_loss": cfg.student_loss, "precision": cfg.precision}
+                    "student_loss": cfg.student_loss, "precision": cfg.precision,
+                    "memory_format": str(trainer.memory_format).removeprefix("torch.")}
     student_path = save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps,
                                    metrics=final, extra=teacher_info)
     generator_path = save_torch_atomic(
         {"format": GENERATOR_FORMAT, "generator": generator.describe(),
-         "state_dict": generator.state_dict(), "teacher_sha256": loaded.sha256},
+         "state_dict": {k: v.contiguous() for k, v in generator.state_dict().items()}, "teacher_sha256": loaded.sha256},
         out_dir / "generator.pt")
     write_metrics(metrics_path, state.history)
     # The summary prints even with --quiet, which only silences progress bars.

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from dfard_pipeline.atomic import save_torch_atomic
 from dfard_pipeline.config.schema import DistillConfig
+from dfard_pipeline.device import memory_format
 from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator import Generator
@@ -71,9 +72,11 @@ class DistillTrainer:
         self.balance = BALANCE_RULES.get(method.balance_rule(cfg))(cfg, terms)
         torch.manual_seed(seed + 1)  # the generator's initial weights, identical on every rank
         generator = Generator(cfg.nz, cfg.ngf, image_shape, num_classes, cfg.conditional_generator).to(device)
-        student = student.to(device)
-        if device.type == "cuda":
-            student = student.to(memory_format=torch.channels_last)
+        # Teacher, student and generator share one layout so no step converts between them.
+        self.memory_format = memory_format(device, cfg.memory_format)
+        student = student.to(device, memory_format=self.memory_format)
+        teacher.to(memory_format=self.memory_format)
+        generator.to(memory_format=self.memory_format)
         student_train, generator_train = student, generator
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
