@@ -1,9 +1,10 @@
-"""Student-step throughput of the distill hot loop, fp32 vs bf16 autocast, on this machine.
+"""Student-step throughput of the distill hot loop, fp32 vs bf16 autocast, NCHW (contiguous) vs
+channels_last, on this machine.
 
     python benchmarks/throughput.py
 
-Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256) and a
-CIFAR-shaped pair (wrn_34_10 at widen_factor 2 -> mobilenet_v2, 3x32x32, batch 64). A student
+Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256) and two
+CIFAR-shaped pairs (wrn_34_10 at widen_factor 2 -> mobilenet_v2 or resnet18, 3x32x32, batch 64). A student
 step = synthesise a batch, teacher forward, 10-step PGD on the student, student update.
 Writes benchmarks/results/throughput.{json,md}.
 """
@@ -25,10 +26,12 @@ PAIRS = {
                "shape": (1, 8, 8), "batch": 256, "steps": 20},
     "cifar-shaped": {"teacher": ("wrn_34_10", {"widen_factor": 2}), "student": ("mobilenet_v2", {}),
                      "shape": (3, 32, 32), "batch": 64, "steps": 3},
+    "cifar-shaped resnet18": {"teacher": ("wrn_34_10", {"widen_factor": 2}), "student": ("resnet18", {}),
+                              "shape": (3, 32, 32), "batch": 64, "steps": 2},
 }
 
 
-def measure(pair: dict, precision: str, steps: int, warmup: int) -> float:
+def measure(pair: dict, precision: str, layout: str, steps: int, warmup: int) -> float:
     import torch
 
     from dfard_pipeline.config import DistillConfig
@@ -42,7 +45,7 @@ def measure(pair: dict, precision: str, steps: int, warmup: int) -> float:
     teacher = create_model(pair["teacher"][0], **kw, **pair["teacher"][1]).eval()
     student = create_model(pair["student"][0], **kw, **pair["student"][1])
     cfg = DistillConfig(batch_size=pair["batch"], precision=precision, memory_bank_batches=0,
-                        eps=8 / 255, attack_step_size=2 / 255, attack_steps=10)
+                        eps=8 / 255, attack_step_size=2 / 255, attack_steps=10, memory_format=layout)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], torch.device("cpu"),
                              DistContext(), 0, Path("/dev/null"), "bench", progress=False)
     ctx = trainer.ctx
@@ -65,19 +68,24 @@ def main() -> None:
     rows = []
     for name, pair in PAIRS.items():
         for precision in ("fp32", "bf16"):
-            rate = measure(pair, precision, args.steps or pair["steps"], args.warmup)
-            rows.append({"pair": name, "precision": precision, "batch": pair["batch"],
-                         "student_steps_per_s": rate, "images_per_s": rate * pair["batch"]})
-            print(rows[-1], flush=True)
+            for layout in ("contiguous", "channels_last"):
+                rate = measure(pair, precision, layout, args.steps or pair["steps"], args.warmup)
+                rows.append({"pair": name, "precision": precision, "memory_format": layout, "batch": pair["batch"],
+                             "student_steps_per_s": rate, "images_per_s": rate * pair["batch"]})
+                print(rows[-1], flush=True)
     result = {"command": command_line(), "machine": machine_info(), "rows": rows}
     write_json_atomic(HERE / "results" / "throughput.json", result)
     m = result["machine"]
     lines = ["# Distill student-step throughput (CPU)", "", f"Command: `{result['command']}`  ",
              describe(m), "",
-             "| pair | precision | batch | student steps/s | images/s |", "| --- | --- | --- | --- | --- |"]
+             "| pair | precision | memory format | batch | student steps/s | images/s | vs fp32 NCHW |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['pair']} | {r['precision']} | {r['batch']} | "
-                     f"{r['student_steps_per_s']:.2f} | {r['images_per_s']:.0f} |")
+        base = next(b for b in rows if b["pair"] == r["pair"] and b["precision"] == "fp32"
+                    and b["memory_format"] == "contiguous")
+        lines.append(f"| {r['pair']} | {r['precision']} | {r['memory_format']} | {r['batch']} | "
+                     f"{r['student_steps_per_s']:.2f} | {r['images_per_s']:.0f} | "
+                     f"{r['student_steps_per_s'] / base['student_steps_per_s']:.2f}x |")
     write_text_atomic(HERE / "results" / "throughput.md", "\n".join(lines) + "\n")
 
 
