@@ -179,7 +179,10 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
 
     manifest = write_manifest(
         out,
+        # Also relative to the artifact, so verify finds the reference from any working directory
+        # and after the run folder is moved.
         source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
+                "checkpoint_from_artifact": os.path.relpath(request.student.resolve(), out.resolve().parent),
                 "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
         export={"format": request.format, "precision": request.precision, "opset": graph.opset,
                 "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,

@@ -52,9 +52,18 @@ def _reference_path(request: VerifyRequest, manifest: dict) -> Path:
         return request.reference
     if request.artifact.suffix == ".pt":
         return request.artifact
-    recorded = manifest.get("source", {}).get("checkpoint")
-    if recorded and Path(recorded).is_file():
-        return Path(recorded)
+    from dfard_pipeline.checkpoint.project import file_sha256
+
+    source = manifest.get("source", {})
+    candidates = [Path(source["checkpoint"])] if source.get("checkpoint") else []
+    if source.get("checkpoint_from_artifact"):
+        candidates.append(request.artifact.parent / source["checkpoint_from_artifact"])
+    for candidate in candidates:
+        if candidate.is_file():
+            if source.get("sha256") and file_sha256(candidate) != source["sha256"]:
+                raise UsageError(f"{candidate} is not the checkpoint {request.artifact.name} was exported from "
+                                 "(its sha256 changed since the export): re-export, or pass --reference")
+            return candidate
     raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --reference RUN/student.pt")
 
 

@@ -126,3 +126,22 @@ def test_bad_input_is_one_line_exit_2(exported, tmp_path, capsys):
     code, _, err = run_cli(["verify", "--model", str(tmp_path / "bad.onnx"), "--reference",
                             str(exported / "student.pt")], capsys)
     assert code == 2 and "cannot load" in err
+
+
+def test_reference_is_found_beside_a_moved_artifact_and_must_be_the_exported_one(
+        exported, profile, tmp_path, capsys, monkeypatch):
+    (tmp_path / "a").mkdir()
+    shutil.copy(exported / "student.pt", tmp_path / "a" / "student.pt")
+    monkeypatch.chdir(tmp_path / "a")  # the manifest records the path as typed: relative to this folder
+    code, _, err = run_cli(["export", "--student", "student.pt", "--precision", "fp32", "--quiet"], capsys)
+    assert code == 0, err
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    monkeypatch.chdir(tmp_path)
+    args = ["verify", "--model", "b/student.fp32.onnx", "--device", profile(), "--n", "30", "--out", "v"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, out + err
+    reference = json.loads((tmp_path / "v" / "verify.json").read_text())["reference"]["path"]
+    assert reference.endswith("student.pt") and (tmp_path / reference).resolve() == tmp_path / "b" / "student.pt"
+    save_checkpoint(create_model("digits_cnn_student"), tmp_path / "b" / "student.pt", kind="student", eps=0.1)
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "sha256 changed" in err and "Traceback" not in err
