@@ -50,8 +50,13 @@ def build_engine(onnx_path: Path, engine_path: Path, *, precision: str, shape: t
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
     cache_bytes = timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b""
-    cache = config.create_timing_cache(cache_bytes)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    try:
+        cache_reused = bool(cache_bytes) and bool(config.set_timing_cache(config.create_timing_cache(cache_bytes),
+                                                                          ignore_mismatch=False))
+    except (RuntimeError, TypeError):  # a truncated or foreign file
+        cache_reused = False
+    if not cache_reused:  # none yet, or one from another GPU / TensorRT version: start an empty one
+        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
     shapes = optimization_profile(shape, dynamic_batch, batch)
     profile = builder.create_optimization_profile()
     profile.set_shape(INPUT_NAME, tuple(shapes["min"]), tuple(shapes["opt"]), tuple(shapes["max"]))
@@ -67,4 +72,5 @@ def build_engine(onnx_path: Path, engine_path: Path, *, precision: str, shape: t
         with atomic_path(timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return {"version": trt.__version__, **device, "workspace_mib": workspace_mib,
-            "timing_cache": str(timing_cache) if timing_cache else None, "profile": shapes}
+            "timing_cache": str(timing_cache) if timing_cache else None, "timing_cache_reused": cache_reused,
+            "profile": shapes}
