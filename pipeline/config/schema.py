@@ -36,6 +36,7 @@ class TeacherConfig:
     attack_step_size: float = 0.025
     trades_beta: float = 6.0
     device: Device = "auto"
+    memory_format: MemoryFormat = "auto"  # as distill.memory_format
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):

@@ -18,7 +18,7 @@ from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
-from dfard_pipeline.device import resolve_device
+from dfard_pipeline.device import memory_format, resolve_device
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
@@ -63,8 +63,8 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
     device = resolve_device(cfg.device)
     train = load_dataset(cfg.dataset, "train")
     test = load_dataset(cfg.dataset, "test")
-    model = create_model(cfg.arch, in_chans=train.shape[0], image_size=train.shape[1],
-                         num_classes=train.num_classes).to(device)
+    model = create_model(cfg.arch, in_chans=train.shape[0], image_size=train.shape[1], num_classes=train.num_classes)
+    model = model.to(device, memory_format=memory_format(device, cfg.memory_format))
     if model.contract.shape != train.shape:
         raise UsageError(f"{cfg.arch} expects {model.contract.shape} inputs, {cfg.dataset} has {train.shape}")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
