@@ -63,10 +63,11 @@ def precision_warning(device: torch.device, precision: str, flags: set[str] | No
 
 
 def memory_format(device: torch.device, choice: str, flags: set[str] | None = None) -> torch.memory_format:
-    """The layout of the distill models' weights and activations. ``auto`` picks channels_last on
-    CUDA (cuDNN's fast path) and on AVX-512 CPUs, where oneDNN's NHWC kernels made the whole
-    student step 1.4x faster in fp32 and in bf16 (benchmarks/results/throughput.md); on other
-    CPUs (only AVX2 measured, in NCHW) the default stays contiguous."""
+    """The layout of the weights and activations of models being trained (teacher stage, distill).
+    ``auto`` picks channels_last on CUDA (cuDNN's fast path) and on AVX-512 CPUs, where oneDNN's
+    NHWC kernels made the distill student step 1.2-1.5x faster in fp32 and more in bf16
+    (benchmarks/results/throughput.md) and the digits teacher 1.4x; on other CPUs (only AVX2
+    measured, in NCHW) it stays contiguous."""
     if choice != "auto":
         return torch.channels_last if choice == "channels_last" else torch.contiguous_format
     if device.type == "cuda":

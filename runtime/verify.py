@@ -58,12 +58,14 @@ def _reference_path(request: VerifyRequest, manifest: dict) -> Path:
     candidates = [Path(source["checkpoint"])] if source.get("checkpoint") else []
     if source.get("checkpoint_from_artifact"):
         candidates.append(request.artifact.parent / source["checkpoint_from_artifact"])
-    for candidate in candidates:
-        if candidate.is_file():
-            if source.get("sha256") and file_sha256(candidate) != source["sha256"]:
-                raise UsageError(f"{candidate} is not the checkpoint {request.artifact.name} was exported from "
-                                 "(its sha256 changed since the export): re-export, or pass --reference")
+    changed = []
+    for candidate in filter(Path.is_file, candidates):
+        if not source.get("sha256") or file_sha256(candidate) == source["sha256"]:
             return candidate
+        changed.append(str(candidate))
+    if changed:
+        raise UsageError(f"{' and '.join(changed)}: not the checkpoint {request.artifact.name} was exported from "
+                         "(its sha256 changed since the export): re-export, or pass --reference")
     raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --reference RUN/student.pt")
 
 
