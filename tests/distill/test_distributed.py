@@ -12,12 +12,13 @@ from dfard_pipeline.checkpoint import save_checkpoint
 pytestmark = pytest.mark.slow
 
 
-def test_two_gloo_ranks_end_with_identical_student(tmp_path, digits_teacher):
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_two_gloo_ranks_end_with_identical_student(tmp_path, digits_teacher, layout):
     teacher = save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"distill": {
         "epochs": 2, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16,
-        "attack_steps": 2, "nz": 8, "ngf": 8, "device": "cpu"}}))
+        "attack_steps": 2, "nz": 8, "ngf": 8, "device": "cpu", "memory_format": layout}}))
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "dfard_pipeline", "distill", "--teacher", str(teacher), "--out", str(out),
