@@ -3,14 +3,15 @@ one of two activation schemes:
 
 - ``symmetric`` (default): symmetric int8 activations, the explicit-quantisation form TensorRT
   consumes (it requires zero points of 0).
-- ``cpu``: asymmetric uint8 activations. Measured on this CPU (benchmarks/results/export_latency.md),
-  ONNX Runtime's CPU kernels fuse only this form fully (QLinearConv with ReLU/Clip folded into the
-  range); with symmetric int8 activations it leaves ReLU/Clip and many convolutions in float and
-  INT8 is no faster than FP32. TensorRT rejects this form. Its weights use 7 bits
-  (``reduce_range``): x86 CPUs without VNNI (this one: AVX2 only) multiply u8 x s8 with
-  ``vpmaddubsw``, whose 16-bit intermediate sums saturate with full-range weights; ONNX Runtime's
-  documentation recommends 7-bit weights there. Measured on mobilenet_v2 at 3x32x32: INT8/FP32
-  agreement 96.7 % -> 98.7 %, and 99.1 % with moving-average calibration ranges.
+- ``cpu``: asymmetric uint8 activations. Measured on an AVX2 EPYC and an AVX-512/VNNI Xeon
+  (benchmarks/results/export_latency*.md), ONNX Runtime's CPU kernels fuse only this form fully
+  (QLinearConv with ReLU/Clip folded into the range); with symmetric int8 activations it leaves
+  ReLU/Clip and many convolutions in float and INT8 is no faster than FP32. TensorRT rejects this
+  form. Its weights use 7 bits (``reduce_range``): x86 CPUs without VNNI (such as the AVX2 EPYC)
+  multiply u8 x s8 with ``vpmaddubsw``, whose 16-bit intermediate sums saturate with full-range
+  weights; ONNX Runtime's documentation recommends 7-bit weights there, and an artifact does not
+  know its target CPU. Measured on mobilenet_v2 at 3x32x32: INT8/FP32 agreement 96.7 % -> 98.7 %,
+  and 99.1 % with moving-average calibration ranges.
 
 Both schemes calibrate min/max as a moving average over calibration batches (``CalibMovingAverage``)
 rather than the single most extreme value seen.

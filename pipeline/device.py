@@ -51,7 +51,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
 
 def precision_warning(device: torch.device, precision: str, flags: set[str] | None = None) -> str | None:
     """A warning for bf16 on a CPU without native bf16 (no AVX-512 BF16 / AMX): PyTorch then converts
-    around every op and was measured ~9x slower than fp32 (benchmarks/results/throughput.md)."""
+    around every op and was measured ~9x slower than fp32 (benchmarks/results/throughput_epyc_avx2.md)."""
     if device.type != "cpu" or precision != "bf16":
         return None
     flags = cpu_flags() if flags is None else flags
