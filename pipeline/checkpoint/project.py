@@ -31,6 +31,12 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU tensors in plain contiguous (NCHW) layout, whatever ``memory_format`` the module
+    was trained in, so a saved file never depends on the training machine's layout choice."""
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
 def library_versions() -> dict[str, str]:
     import numpy
 
@@ -42,8 +48,7 @@ def save_checkpoint(model: ZooModel, path: str | Path, *, kind: str, eps: float,
                     metrics: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Atomically write ``model`` (a zoo model) as a project checkpoint of ``kind``
     (``teacher`` or ``student``); ``eps`` is the L-inf radius it was trained for."""
-    # contiguous: a model trained channels_last (distill.memory_format) still saves plain NCHW weights
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = plain_state_dict(model)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

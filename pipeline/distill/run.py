@@ -12,7 +12,7 @@ import click
 import torch
 
 from dfard_pipeline.atomic import save_torch_atomic, write_text_atomic
-from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
+from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
@@ -136,7 +136,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                                    metrics=final, extra=teacher_info)
     generator_path = save_torch_atomic(
         {"format": GENERATOR_FORMAT, "generator": generator.describe(),
-         "state_dict": {k: v.contiguous() for k, v in generator.state_dict().items()}, "teacher_sha256": loaded.sha256},
+         "state_dict": plain_state_dict(generator), "teacher_sha256": loaded.sha256},
         out_dir / "generator.pt")
     write_metrics(metrics_path, state.history)
     # The summary prints even with --quiet, which only silences progress bars.
