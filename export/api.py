@@ -31,11 +31,22 @@ class ExportResult:
     parity: list[ParityResult]
 
 
-def _check_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} already exists; pass --overwrite to replace it")
+def _check_output(out: Path, overwrite: bool, inputs: list[Path]) -> None:
+    """Refuse an output that would replace one of the export's inputs, an existing file (without
+    ``overwrite``), or one in a folder that is missing or not writable."""
+    written = {out.resolve(), manifest_path(out).resolve()}
+    for source in inputs:
+        if source.resolve() in written:
+            raise UsageError(f"--out {out} would overwrite the input {source}; choose another output path")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; name the artifact file")
+    for path in (out, manifest_path(out)):
+        if path.exists() and not overwrite:
+            raise UsageError(f"{path} already exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
         raise UsageError(f"output folder {out.parent} does not exist; create it first")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"output folder {out.parent} is not writable")
 
 
 def _load_checkpoint(path: Path):
@@ -98,7 +109,9 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
     from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
 
     out = request.output_path
-    _check_output(out, request.overwrite)
+    calibration_file = request.calibration.partition(":")[2] if request.calibration and ":" in request.calibration \
+        else request.calibration
+    _check_output(out, request.overwrite, [request.student, *([Path(calibration_file)] if calibration_file else [])])
     if request.format == "tensorrt":  # fail before any work when TensorRT or the GPU is missing
         from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
 
@@ -175,22 +188,25 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
         if failures:
             raise ValidationError(f"parity check failed for the {request.precision} {request.format} artifact, "
                                   f"nothing written: {'; '.join(failures)}")
+        # The manifest is made in the temporary folder too, then both are moved into place: an
+        # interrupted export never leaves a new artifact beside an old manifest (or the reverse).
+        tmp_manifest = tmp / "manifest.json"
+        manifest = write_manifest(
+            artifact, name=out.name, dest=tmp_manifest,
+            # Also relative to the artifact, so verify finds the reference from any working directory
+            # and after the run folder is moved.
+            source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
+                    "checkpoint_from_artifact": os.path.relpath(request.student.resolve(), out.resolve().parent),
+                    "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
+            export={"format": request.format, "precision": request.precision, "opset": graph.opset,
+                    "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,
+                    "dynamic_batch": dynamic, "batch": None if dynamic else request.batch or 1,
+                    "quantization": quant_settings},
+            graph=graph.to_dict(), contract={**contract.to_dict(), "eps": eps, "normalisation": "inside the model"},
+            calibration=calibration.describe() if calibration else None,
+            parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=tensorrt_info)
         os.replace(artifact, out)
-
-    manifest = write_manifest(
-        out,
-        # Also relative to the artifact, so verify finds the reference from any working directory
-        # and after the run folder is moved.
-        source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
-                "checkpoint_from_artifact": os.path.relpath(request.student.resolve(), out.resolve().parent),
-                "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
-        export={"format": request.format, "precision": request.precision, "opset": graph.opset,
-                "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,
-                "dynamic_batch": dynamic, "batch": None if dynamic else request.batch or 1,
-                "quantization": quant_settings},
-        graph=graph.to_dict(), contract={**contract.to_dict(), "eps": eps, "normalisation": "inside the model"},
-        calibration=calibration.describe() if calibration else None,
-        parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=tensorrt_info)
+        os.replace(tmp_manifest, manifest_path(out))
     return ExportResult(out, manifest_path(out), manifest, parity)
 
 

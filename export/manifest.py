@@ -8,9 +8,7 @@ from typing import Any
 
 from dfard_pipeline.atomic import write_json_atomic
 from dfard_pipeline.checkpoint.project import file_sha256, library_versions
-from dfard_pipeline.export.spec import manifest_path
-
-MANIFEST_FORMAT = "dfard-pipeline.export-manifest"
+from dfard_pipeline.export.spec import MANIFEST_FORMAT
 
 
 def export_versions() -> dict[str, str]:
@@ -20,15 +18,17 @@ def export_versions() -> dict[str, str]:
     return {**library_versions(), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-def write_manifest(artifact: Path, *, source: dict[str, Any], export: dict[str, Any], graph: dict[str, Any],
+def write_manifest(artifact: Path, *, name: str, dest: Path, source: dict[str, Any], export: dict[str, Any],
+                   graph: dict[str, Any],
                    contract: dict[str, Any], calibration: dict[str, Any] | None, parity: list[dict],
                    int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> dict[str, Any]:
-    """Write ``ARTIFACT.json`` atomically and return what it holds."""
+    """Write the manifest of ``artifact`` (to be published as ``name``) to ``dest`` atomically and
+    return what it holds."""
     manifest = {
         "format": MANIFEST_FORMAT,
         "format_version": 1,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "artifact": {"file": artifact.name, "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size},
+        "artifact": {"file": name, "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size},
         "source": source,
         "export": export,
         "inputs": graph["inputs"],
@@ -40,5 +40,5 @@ def write_manifest(artifact: Path, *, source: dict[str, Any], export: dict[str, 
         "tensorrt": tensorrt,
         "versions": export_versions(),
     }
-    write_json_atomic(manifest_path(artifact), manifest)
+    write_json_atomic(dest, manifest)
     return manifest

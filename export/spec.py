@@ -90,6 +90,9 @@ class ExportRequest:
         return TOLERANCES[self.precision]
 
 
+MANIFEST_FORMAT = "dfard-pipeline.export-manifest"
+
+
 def manifest_path(artifact: str | Path) -> Path:
     """The sidecar manifest of an artifact: ``model.onnx`` -> ``model.onnx.json``."""
     artifact = Path(artifact)

@@ -69,11 +69,32 @@ def is_project_checkpoint(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def model_from_payload(payload: dict[str, Any]) -> ZooModel:
-    """Rebuild the zoo model a project checkpoint describes and load its weights (strict)."""
-    model = create_model(payload["arch"], **payload["arch_kwargs"])
-    model.load_state_dict(payload["state_dict"])
-    saved = InputContract.from_dict(payload["contract"])
+_REQUIRED = {"arch": str, "arch_kwargs": dict, "contract": dict, "state_dict": dict}
+
+
+def model_from_payload(payload: dict[str, Any], path: str | Path = "checkpoint") -> ZooModel:
+    """Rebuild the zoo model a project checkpoint describes and load its weights (strict).
+    Every way the payload can be damaged is a ``CheckpointError`` naming ``path``."""
+    from dfard_pipeline.errors import CheckpointError, DfardError
+
+    for key, kind in _REQUIRED.items():
+        if not isinstance(payload.get(key), kind):
+            found = "missing" if key not in payload else f"a {type(payload[key]).__name__}"
+            raise CheckpointError(f"{path}: damaged project checkpoint, field '{key}' is {found} "
+                                  f"(expected a {kind.__name__})")
+    eps = payload.get("eps")
+    if eps is not None and not (isinstance(eps, int | float) and 0.0 < float(eps) <= 1.0):
+        raise CheckpointError(f"{path}: damaged project checkpoint, eps {eps!r} is not in (0, 1]")
+    try:
+        model = create_model(payload["arch"], **payload["arch_kwargs"])
+        model.load_state_dict(payload["state_dict"])
+        saved = InputContract.from_dict(payload["contract"])
+    except DfardError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = "; ".join(lines[:3]) if lines else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged project checkpoint ({detail})") from None
     if saved != model.contract:
         model.contract = saved  # the checkpoint's record wins over the factory's defaults
     return model.eval()

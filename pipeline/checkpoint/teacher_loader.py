@@ -1,8 +1,11 @@
 """Load a teacher from any of the formats users hold, safely.
 
 Accepted: this project's checkpoint; a plain ``state_dict`` (or one under a ``state_dict`` /
-``model`` key) with ``arch=``; a TorchScript file; a ``torch.export`` ``.pt2`` program. Every
-load uses ``weights_only=True``; a pickled full model is refused unless ``trust=True``.
+``model`` key) with ``arch=``; a TorchScript file; a ``torch.export`` ``.pt2`` program. No Python
+code from the file runs unless ``trust=True``: pickles load with ``weights_only=True``, a ``.pt2``
+is inspected before loading (``pt2_archive.py``), and TorchScript is deserialised by TorchScript's
+own loader, which builds tensors and TorchScript code but no Python objects. Every loaded model
+must have finite weights and give finite, deterministic ``(N, classes)`` logits.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from torch import nn
 
 from dfard_pipeline.checkpoint.project import file_sha256, is_project_checkpoint, model_from_payload
+from dfard_pipeline.checkpoint.pt2_archive import load_exported_program
 from dfard_pipeline.errors import CheckpointError, UsageError
 from dfard_pipeline.models import InputContract, create_model
 
@@ -87,7 +91,13 @@ def _from_state_dict(state: dict, arch: str | None, path: Path) -> nn.Module:
     if mapped is not None:
         state, extra = mapped
     model = create_model(arch, **{**_infer_arch_kwargs(state), **extra})
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes that do not fit: name the first few
+        sizes = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
+        detail = "; ".join(sizes[:3]) + (f" (+{len(sizes) - 3} more)" if len(sizes) > 3 else "")
+        raise CheckpointError(f"{path} does not fit --teacher-arch {arch}: {detail or str(exc).splitlines()[0]}") \
+            from None
     if result.missing_keys or result.unexpected_keys:
         def show(keys):
             return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
@@ -138,13 +148,10 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
     names = _zip_names(path)
     eps, meta, fmt = None, {}, None
     if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
-        fmt, module = "torchscript", torch.jit.load(str(path), map_location="cpu")
+        fmt, module = "torchscript", _load_torchscript(path)
     elif path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or
                                       "/models/" in n for n in names):
-        try:
-            program = torch.export.load(str(path))
-        except Exception as exc:  # noqa: BLE001 - many internal error types; one message
-            raise CheckpointError(f"{path}: not a loadable torch.export program ({exc})") from None
+        program = load_exported_program(path, trust=trust)
         fmt, module = "torch_export", program.module()
         input_shape = _export_input_shape(program, path) or input_shape
     else:
@@ -164,7 +171,7 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
             raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         if is_project_checkpoint(obj):
-            fmt, module = "project", model_from_payload(obj)
+            fmt, module = "project", model_from_payload(obj, path)
             arch, eps, meta = obj["arch"], obj.get("eps"), {"kind": obj.get("kind"),
                                                             "metrics": obj.get("metrics", {})}
         elif isinstance(obj, nn.Module):
@@ -183,6 +190,12 @@ def _finish(module, fmt, sha, arch, eps, meta, input_shape, path) -> LoadedModel
         pass  # torch.export modules are already frozen in eval form
     for param in module.parameters():
         param.requires_grad_(False)
+    bad = [name for name, tensor in _named_tensors(module) if tensor.is_floating_point()
+           and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise CheckpointError(f"{path}: non-finite weights (NaN or inf) in {', '.join(bad[:3])}"
+                              f"{f' (+{len(bad) - 3} more)' if len(bad) > 3 else ''}; the file is damaged "
+                              "or the training diverged")
     contract = getattr(module, "contract", None)
     if not isinstance(contract, InputContract):
         contract = _contract_for_external(module, arch if fmt == "state_dict" else None, input_shape, path)
@@ -202,6 +215,37 @@ def check_teacher(module: nn.Module, contract: InputContract, path: Path | str =
         shape = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
         raise CheckpointError(f"{path}: teacher must return (N, classes) logits, got {shape} "
                               f"for a batch of 4")
+    if not bool(torch.isfinite(first).all()):
+        raise CheckpointError(f"{path}: teacher returns non-finite logits (NaN or inf) on a probe batch of "
+                              "[0, 1] images")
     if not torch.allclose(first, second, atol=1e-5):
         raise CheckpointError(f"{path}: teacher logits differ between two identical forward passes "
                               "(dropout or BN still in training mode?)")
+
+
+def _named_tensors(module: nn.Module):
+    yield from module.named_parameters()
+    yield from module.named_buffers()
+
+
+# TorchScript ops that reach outside the model (files) or into Python; a teacher needs neither.
+_TORCHSCRIPT_DENIED = ("aten::from_file", "prim::PythonOp")
+
+
+def _load_torchscript(path: Path) -> nn.Module:
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - the TorchScript loader raises RuntimeError for everything
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a loadable TorchScript file ({first})") from None
+    kinds = {node.kind() for method in _script_methods(module) for node in method.inlined_graph.nodes()}
+    denied = sorted(kinds.intersection(_TORCHSCRIPT_DENIED))
+    if denied:
+        raise CheckpointError(f"{path}: TorchScript program calls {', '.join(denied)}, which a classifier "
+                              "does not need; refused")
+    return module
+
+
+def _script_methods(module):
+    forward = getattr(module, "forward", None)
+    return [forward] if forward is not None and hasattr(forward, "inlined_graph") else []

@@ -28,13 +28,32 @@ class InputContract:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputContract:
-        return cls(
-            shape=tuple(int(v) for v in data["shape"]),
-            num_classes=int(data["num_classes"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            std=tuple(float(v) for v in data["std"]),
-            value_range=tuple(float(v) for v in data.get("value_range", (0.0, 1.0))),
-        )
+        """The contract a file records; a ``UsageError`` naming the field when it is malformed."""
+        import math
+
+        if not isinstance(data, dict):
+            raise UsageError(f"input contract must be a mapping, got {type(data).__name__}")
+        missing = [k for k in ("shape", "num_classes", "mean", "std") if k not in data]
+        if missing:
+            raise UsageError(f"input contract lacks {', '.join(missing)}")
+        try:
+            contract = cls(
+                shape=tuple(int(v) for v in data["shape"]),
+                num_classes=int(data["num_classes"]),
+                mean=tuple(float(v) for v in data["mean"]),
+                std=tuple(float(v) for v in data["std"]),
+                value_range=tuple(float(v) for v in data.get("value_range", (0.0, 1.0))),
+            )
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"input contract has a malformed value ({exc})") from None
+        values = (*contract.mean, *contract.std, *contract.value_range)
+        if (len(contract.shape) != 3 or min(contract.shape) < 1 or contract.num_classes < 2
+                or len(contract.mean) != contract.shape[0] or len(contract.std) != contract.shape[0]
+                or not all(math.isfinite(v) for v in values) or min(contract.std) <= 0
+                or len(contract.value_range) != 2):
+            raise UsageError(f"input contract is out of range (shape {list(contract.shape)}, "
+                             f"{contract.num_classes} classes, mean {list(contract.mean)}, std {list(contract.std)})")
+        return contract
 
     def check_compatible(self, other: InputContract, what: str = "student") -> None:
         """Raise a ``UsageError`` when ``other`` (e.g. the student's) takes different inputs."""

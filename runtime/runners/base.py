@@ -78,6 +78,9 @@ class Runner(abc.ABC):
         if x.dtype != np.float32:
             raise UsageError(f"inputs must be float32, got {x.dtype}")
         low, high = self.contract.value_range
+        if x.size and not bool(np.isfinite(x).all()):
+            raise UsageError("inputs hold NaN or inf values; images must be finite, in "
+                             f"[{low}, {high}]")
         if x.size and (float(x.min()) < low - 1e-6 or float(x.max()) > high + 1e-6):
             raise UsageError(f"inputs must lie in [{low}, {high}] (normalisation is inside the model), "
                              f"got [{float(x.min()):.3g}, {float(x.max()):.3g}]")

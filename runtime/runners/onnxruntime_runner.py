@@ -62,12 +62,24 @@ class OnnxRuntimeRunner(Runner):
             raise UsageError(f"ONNX Runtime did not use the requested {', '.join(dropped)} "
                              f"(it used {', '.join(used)}); refusing to fall back silently")
         model_input = self.session.get_inputs()[0]
+        self._check_graph_shapes(model_input.shape, self.session.get_outputs()[0].shape)
         batch_dim = model_input.shape[0]
         return RunnerInfo(runtime="onnxruntime", artifact=str(self.path), precision=self.precision,
                           providers_requested=list(self.providers), providers_used=list(used),
                           threads=options.intra_op_num_threads, file_bytes=file_size(self.path),
                           fixed_batch=batch_dim if isinstance(batch_dim, int) else None,
                           versions={"onnxruntime": ort.__version__})
+
+    def _check_graph_shapes(self, input_shape, output_shape) -> None:
+        """The graph must take (N, *contract.shape) and give (N, classes), where it fixes them at all."""
+        expected_in = (None, *self.contract.shape)
+        expected_out = (None, self.contract.num_classes)
+        for what, got, expected in (("input", input_shape, expected_in), ("output", output_shape, expected_out)):
+            fixed = [isinstance(d, int) and e is not None and d != e for d, e in zip(got, expected, strict=False)]
+            if len(got) != len(expected) or any(fixed):
+                raise UsageError(f"{self.path.name}: the model's {what} is {list(got)} but its manifest says "
+                                 f"(N, {', '.join(map(str, expected[1:]))}); the artifact and its "
+                                 f"{self.path.name}.json do not belong together: re-export it")
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         name = self.session.get_inputs()[0].name
