@@ -33,6 +33,14 @@ class VerifyRequest:
     seed: int = 0
     threads: int | None = None
 
+    def __post_init__(self) -> None:  # options are refused before any file is read
+        if self.eps is not None:
+            _check_eps(self.eps, "--eps")
+        if self.n is not None and self.n < 1:
+            raise UsageError(f"--n must be >= 1, got {self.n}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {self.threads}")
+
 
 @dataclass
 class VerifyResult:
@@ -41,6 +49,15 @@ class VerifyResult:
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "passed": self.passed, **self.data}
+
+
+def _check_eps(eps, where: str) -> None:
+    from dfard_pipeline.config.schema import check_eps
+
+    try:
+        check_eps(where, float(eps))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _gate(name: str, value, threshold, passed: bool | None, note: str = "") -> dict:
@@ -111,8 +128,9 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     runner = open_runner(artifact, providers=target.providers, threads=request.threads)
     runner.__enter__()  # load now: a missing provider or corrupt file fails before minutes of attacks
     eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
-    if not eps or eps <= 0:
+    if eps is None:
         raise UsageError("no eps recorded in the reference; pass --eps")
+    _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {artifact.name}")
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed)
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks

@@ -36,13 +36,31 @@ def resolve_config(ctx: click.Context, config_path: str | None, mapping: dict[st
     return with_overrides(config, overrides_from(ctx, mapping)), path
 
 
-def check_output(path: Path, overwrite: bool) -> Path:
-    """Refuse to clobber an existing output or write into a missing folder."""
+def _writable_folder(folder: Path) -> bool:
+    """``folder``, or the nearest ancestor that exists (which ``mkdir -p`` would write into), is writable."""
+    import os
+
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), create_parent: bool = False) -> Path:
+    """Refuse, before any work, an output that exists (without ``overwrite``), that is one of the
+    command's ``inputs``, or that cannot be written (missing or read-only folder)."""
     from dfard_pipeline.errors import UsageError
 
     path = Path(path)
+    for source in inputs:
+        if source is not None and Path(source).resolve() == path.resolve():
+            raise UsageError(f"{path} is also an input of this command; choose another output path")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; name a file")
     if path.exists() and not overwrite:
         raise UsageError(f"{path} already exists; pass --overwrite to replace it")
-    if not path.parent.exists():
+    if not create_parent and not path.parent.exists():
         raise UsageError(f"output folder {path.parent} does not exist; create it first")
+    if not _writable_folder(path.parent):
+        raise UsageError(f"cannot write {path}: its folder is not writable")
     return path

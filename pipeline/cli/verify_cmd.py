@@ -40,21 +40,29 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write verify.json here.")
+@click.option("--overwrite", is_flag=True, help="Replace verify.json/verify.md (and --json) if they exist.")
 @click.option("--threads", type=int, help="Runtime threads.  [default: all cores]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
 @quiet_option
-def verify(artifact, reference, device, data, eps, n, teacher, emulate, out, json_path, threads, seed, quiet):
+def verify(artifact, reference, device, data, eps, n, teacher, emulate, out, json_path, overwrite, threads, seed,
+           quiet):
     import sys
 
+    from dfard_pipeline.cli.options import check_output
+    from dfard_pipeline.export.spec import manifest_path
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
     request = VerifyRequest(artifact=Path(artifact), device=device, reference=Path(reference) if reference else None,
                             data=data, eps=eps, n=n, emulate=emulate, teacher=Path(teacher) if teacher else None,
                             seed=seed, threads=threads)
+    out_dir = Path(out) if out else Path(artifact).with_name(f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
+    # Every output is checked before minutes of attacks, and none may replace an input.
+    inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
+    for path in (out_dir / "verify.json", out_dir / "verify.md", *([Path(json_path)] if json_path else [])):
+        check_output(path, overwrite, inputs, create_parent=path.parent == out_dir)
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
     result = verify_artifact(request, progress=log, bars=not quiet)
-    out_dir = Path(out) if out else Path(artifact).with_name(f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
     json_file, md_file = write_verify_outputs(result, out_dir, Path(json_path) if json_path else None)
     data_out = result.to_dict()
     m = data_out["metrics"]

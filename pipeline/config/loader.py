@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import reprlib
 import types
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -19,6 +20,11 @@ from dfard_pipeline.errors import ConfigError
 from dfard_pipeline.registry import closest
 
 C = TypeVar("C")
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages: a hostile value is never printed in full."""
+    return reprlib.repr(value)
 
 
 def _type_name(tp: Any) -> str:
@@ -49,35 +55,35 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
                 return _convert(value, option, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_short(value)}")
     if origin is Literal:
         if value not in get_args(tp):
             hint = closest(str(value), [str(a) for a in get_args(tp)])
             extra = f" (did you mean {hint!r}?)" if hint else ""
-            raise ConfigError(f"{where}: expected one of {_type_name(tp)}, got {value!r}{extra}")
+            raise ConfigError(f"{where}: expected one of {_type_name(tp)}, got {_short(value)}{extra}")
         return value
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {_short(value)}")
         (item_type, *_) = get_args(tp)
         return tuple(_convert(v, item_type, f"{where}[{i}]") for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            raise ConfigError(f"{where}: expected true or false, got {_short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {_short(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {_short(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {_short(value)}")
         return value
     raise TypeError(f"config type {tp!r} at {where} is not supported by the loader")
 
@@ -87,7 +93,7 @@ def from_dict(cls: type[C], data: Any, where: str = "config") -> C:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping, got {_short(data)}")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -116,15 +122,54 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(config)
 
 
-def load_yaml(path: str | os.PathLike, cls: type[C]) -> C:
-    """Read a YAML file into ``cls``; every problem is a ``ConfigError`` naming the file."""
+MAX_YAML_BYTES = 1 << 20  # a config or device profile is a few kB
+
+
+class _StrictYamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no Python objects) that also refuses duplicate keys, where PyYAML lets
+    the last one win silently, and aliases (``*name``), whose nesting is how a small file expands
+    into billions of values (the "billion laughs" bomb); no config needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                              "accepted in configs; write the value out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: a mapping key must be a plain value")
+            if key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key '{key}'")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """The plain data of a YAML file, read strictly (see ``_StrictYamlLoader``); a ``ConfigError``
+    naming the file for anything else."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config "
+                          f"(at most {MAX_YAML_BYTES:,})")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+        return yaml.load(path.read_text(), Loader=_StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")[:400]) from None
+
+
+def load_yaml(path: str | os.PathLike, cls: type[C]) -> C:
+    """Read a YAML file into ``cls``; every problem is a ``ConfigError`` naming the file."""
+    path = Path(path)
+    data = read_yaml(path)
     try:
         return from_dict(cls, data, where=path.name)
     except ConfigError as exc:

@@ -6,6 +6,7 @@ fails at load time with a message naming the field, never half-way through a run
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,8 +16,14 @@ MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 
 
 def _positive(name: str, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
+def check_eps(name: str, value: float) -> None:
+    """An L-inf radius for [0, 1] images: in (0, 1] (8/255 = 0.031 on CIFAR, 0.1 on digits)."""
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise ValueError(f"{name} must lie in (0, 1] for inputs in [0, 1], got {value}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class TeacherConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):
             _positive(f"teacher.{name}", getattr(self, name))
+        check_eps("teacher.eps", self.eps)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class DistillConfig:
                      "lr_student", "lr_generator", "eps", "attack_steps", "attack_step_size",
                      "probe_size", "checkpoint_minutes", "fixed_tau"):
             _positive(f"distill.{name}", getattr(self, name))
+        check_eps("distill.eps", self.eps)
         if not 0.0 <= self.adv_fraction <= 1.0:
             raise ValueError(f"distill.adv_fraction must be in [0, 1], got {self.adv_fraction}")
         if self.tau_max < 1.0:

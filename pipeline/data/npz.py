@@ -33,10 +33,15 @@ def _images(x: np.ndarray) -> np.ndarray:
         raise DataError(f"npz: x must be 4-D (N,C,H,W or N,H,W,C), got shape {x.shape}")
     if x.shape[1] not in _CHANNELS and x.shape[-1] in _CHANNELS:
         x = x.transpose(0, 3, 1, 2)
+    if len(x) == 0:
+        raise DataError("npz: x holds no samples (shape " + str(tuple(x.shape)) + ")")
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     elif np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
+        if not bool(np.isfinite(x).all()):
+            raise DataError(f"npz: x holds {int((~np.isfinite(x)).sum())} NaN or inf values; images must be "
+                            "finite, in [0, 1]")
         if x.size and (x.min() < 0.0 or x.max() > 1.0):
             raise DataError(f"npz: float x must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]")
     else:
@@ -58,6 +63,8 @@ def load_npz(path: str) -> LabelledSet:
         raise DataError(f"npz: y must hold integer class indices, got {y.dtype}")
     if y.size and y.min() < 0:
         raise DataError("npz: y must hold non-negative class indices")
+    if len(y) != len(x):
+        raise DataError(f"npz: x holds {len(x)} samples but y {len(y)} labels")
     classes = int(y.max()) + 1 if y.size else 0
     return LabelledSet(f"npz:{file.name}", torch.from_numpy(x),
                        torch.from_numpy(y.astype(np.int64)), classes)

@@ -38,7 +38,7 @@ def test_distill_runs_and_options_override_config(tmp_path, teacher_path, tiny_c
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--eps", "0"], "distill.eps must be > 0"),
+    (["--eps", "0"], "distill.eps must be a finite number > 0"),
     (["--student", "tiny_student"], "unknown model 'tiny_student'"),
     (["--precision", "fp16", "--device", "cpu"], "fp16 autocast needs a CUDA GPU"),
 ])

@@ -38,7 +38,7 @@ def test_literal_values_are_checked(tmp_path):
 
 
 def test_range_validation(tmp_path):
-    with pytest.raises(ConfigError, match="distill.eps must be > 0"):
+    with pytest.raises(ConfigError, match="distill.eps must be a finite number > 0"):
         load_yaml(write(tmp_path, {"distill": {"eps": 0.0}}), PipelineConfig)
 
 
