@@ -143,5 +143,5 @@ def test_reference_is_found_beside_a_moved_artifact_and_must_be_the_exported_one
     reference = json.loads((tmp_path / "v" / "verify.json").read_text())["reference"]["path"]
     assert reference.endswith("student.pt") and (tmp_path / reference).resolve() == tmp_path / "b" / "student.pt"
     save_checkpoint(create_model("digits_cnn_student"), tmp_path / "b" / "student.pt", kind="student", eps=0.1)
-    code, _, err = run_cli(args, capsys)
+    code, _, err = run_cli([*args, "--overwrite"], capsys)
     assert code == 2 and "sha256 changed" in err and "Traceback" not in err
