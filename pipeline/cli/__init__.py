@@ -59,10 +59,27 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same unwinding as Ctrl-C: checkpoints are saved, locks released."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for a file-system failure: what, on which file, and the system's reason."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot access{where}: {exc.strerror or exc}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the group, turning expected errors into one-line messages."""
+    import signal
+
     from dfard_pipeline.errors import DfardError
 
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="dfard-pipeline", standalone_mode=False)
     except DfardError as exc:
@@ -76,6 +93,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted.", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        click.echo("terminated." if isinstance(exc, Terminated) else "interrupted.", err=True)
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
+    except OSError as exc:  # a read-only folder, a full disk, a file that vanished
+        click.secho(f"error: {_os_error_line(exc)}", fg="red", err=True)
+        sys.exit(2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

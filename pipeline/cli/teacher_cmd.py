@@ -49,4 +49,6 @@ def teacher(ctx, out, config_path, overwrite, quiet, **_):
     from dfard_pipeline.teacher.run import run_teacher_command
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    run_teacher_command(config, check_output(Path(out), overwrite), quiet=quiet)
+    out = check_output(Path(out), overwrite)
+    check_output(out.with_suffix(".config.yaml"), overwrite)  # written beside the checkpoint
+    run_teacher_command(config, out, quiet=quiet)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +43,71 @@ def _fingerprint(config: PipelineConfig, teacher_sha: str, world_size: int) -> s
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _prepare_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+def _holds_run(folder: Path) -> bool:
+    return (folder / "student.pt").exists() or (folder / "checkpoints" / "last.pt").exists()
+
+
+def staging_dir(out_dir: Path) -> Path:
+    """Where ``--overwrite`` builds the new run, beside the old one, until it is complete."""
+    return out_dir.with_name(f".{out_dir.name}.overwrite")
+
+
+def resumable_checkpoint(out_dir: Path) -> Path | None:
+    """The checkpoint ``--resume`` would continue from: an interrupted ``--overwrite`` run's first."""
+    for folder in (staging_dir(out_dir), out_dir):
+        if (folder / "checkpoints" / "last.pt").is_file():
+            return folder / "checkpoints" / "last.pt"
+    return None
+
+
+def _work_dir(out_dir: Path, resume: bool, overwrite: bool) -> Path:
+    """The folder training writes into: ``out_dir``, or its staging folder when an existing run is
+    being replaced (so an interrupted or failed run leaves the old one exactly as it was)."""
+    if resume and (staging_dir(out_dir) / "checkpoints" / "last.pt").is_file():
+        return staging_dir(out_dir)
+    return staging_dir(out_dir) if overwrite and _holds_run(out_dir) else out_dir
+
+
+def _prepare_out_dir(out_dir: Path, work_dir: Path, resume: bool, overwrite: bool) -> None:
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
-    finished = (out_dir / "student.pt").exists() or (out_dir / "checkpoints" / "last.pt").exists()
-    if finished and not (resume or overwrite):
-        raise UsageError(f"{out_dir} already holds a distill run; pass --resume to continue it "
-                         "or --overwrite to start again")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; a run folder is needed")
+    if _holds_run(out_dir) and not (resume or overwrite):
+        raise UsageError(f"{out_dir} already holds a distill run; pass --resume to continue it "
+                         "or --overwrite to start again")
+    if not _writable(out_dir.parent):
+        raise UsageError(f"cannot write the run folder {out_dir}: {out_dir.parent} is not writable")
+
+
+def _start_work_dir(out_dir: Path, work_dir: Path, resume: bool) -> None:
+    """Called once every input is known good: nothing is written or removed before."""
+    if work_dir != out_dir:
+        if not resume and work_dir.exists():
+            shutil.rmtree(work_dir)  # an earlier --overwrite that never finished; this one replaces it
+        click.echo(f"building the new run in {work_dir}; {out_dir} is replaced only when it is complete",
+                   err=True)
+    (work_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+
+def _writable(folder: Path) -> bool:
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _publish(work_dir: Path, out_dir: Path) -> None:
+    """Swap a complete staged run in for the old one (two renames; the old run is removed last)."""
+    if work_dir == out_dir:
+        return
+    retired = out_dir.with_name(f".{out_dir.name}.replaced")
+    if retired.exists():
+        shutil.rmtree(retired)
+    if out_dir.exists():
+        os.replace(out_dir, retired)
+    os.replace(work_dir, out_dir)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_metrics(path: Path, history: list) -> None:
@@ -69,8 +127,10 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
     try:
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
+        final_dir, out_dir = out_dir, _work_dir(out_dir, resume, overwrite)
+        dist.barrier()  # every rank has chosen the folder before the main rank touches it
         if dist.is_main:
-            _prepare_out_dir(out_dir, resume, overwrite)
+            _prepare_out_dir(final_dir, out_dir, resume, overwrite)
         loaded = load_teacher(teacher_path, arch=teacher_arch, trust=trust, input_shape=input_shape)
         contract = loaded.contract
         torch.manual_seed(config.seed)  # the student's initial weights, identical on every rank
@@ -80,7 +140,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         teacher = loaded.module.to(device)
         metrics_path = out_dir / "metrics.jsonl"
         if dist.is_main:
-            (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            _start_work_dir(final_dir, out_dir, resume)
             write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
         dist.barrier()
         trainer = DistillTrainer(
@@ -93,15 +153,15 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
+        final = {}
         if dist.is_main:
-            outputs = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums,
-                                     teacher_path)
-        else:
-            outputs = DistillOutputs(out_dir, out_dir / "student.pt", out_dir / "generator.pt",
-                                     metrics_path, {})
+            final = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, teacher_path)
+            _publish(out_dir, final_dir)
+            _print_summary(cfg, trainer.final_student, loaded, state, final, final_dir)
         # Every rank leaves together: a rank tearing down gloo while another still works aborts.
         dist.barrier()
-        return outputs
+        return DistillOutputs(final_dir, final_dir / "student.pt", final_dir / "generator.pt",
+                              final_dir / "metrics.jsonl", final)
     finally:
         shutdown_distributed(dist)
 
@@ -132,13 +192,16 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                     "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
-    student_path = save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps,
-                                   metrics=final, extra=teacher_info)
-    generator_path = save_torch_atomic(
+    save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
+    save_torch_atomic(
         {"format": GENERATOR_FORMAT, "generator": generator.describe(),
          "state_dict": plain_state_dict(generator), "teacher_sha256": loaded.sha256},
         out_dir / "generator.pt")
     write_metrics(metrics_path, state.history)
+    return final
+
+
+def _print_summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path) -> None:
     # The summary prints even with --quiet, which only silences progress bars.
     click.echo(f"distilled {cfg.student} ({count_parameters(student):,} params) from "
                f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
@@ -148,4 +211,3 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
         e = final["eval_digits_test"]
         click.echo(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
                    f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
-    return DistillOutputs(out_dir, student_path, generator_path, metrics_path, final)

@@ -133,6 +133,9 @@ class DistillTrainer:
             raise CheckpointError(f"--resume: no checkpoint at {self.checkpoint_path}") from None
         except Exception as exc:  # noqa: BLE001 - corrupt file: say so, do not crash
             raise CheckpointError(f"--resume: {self.checkpoint_path} is unreadable ({exc})") from None
+        if not isinstance(state, dict) or not {"fingerprint", "world_size", "loop"} <= set(state):
+            raise CheckpointError(f"--resume: {self.checkpoint_path} is not a distill checkpoint; start anew with "
+                                  "--overwrite")
         if state["fingerprint"] != self.fingerprint:
             raise CheckpointError("--resume: the checkpoint was made with a different teacher, "
                                   "student or config; resume with the same options or start anew "
@@ -140,6 +143,14 @@ class DistillTrainer:
         if state["world_size"] != self.dist.world_size:
             raise CheckpointError(f"--resume: checkpoint has {state['world_size']} ranks, this run "
                                   f"{self.dist.world_size}; resume with the same number of processes")
+        try:
+            self._restore(state)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"--resume: {self.checkpoint_path} is damaged ({first}); start anew with "
+                                  "--overwrite") from None
+
+    def _restore(self, state: dict) -> None:
         c = self.ctx
         c.student.load_state_dict(state["student"])
         c.generator.load_state_dict(state["generator"])

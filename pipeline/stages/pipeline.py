@@ -47,6 +47,43 @@ def _check_upstream(ctx: steps.RunContext, stage: str) -> None:
                          "(drop --only/--from)")
 
 
+def _verdict(manifest: RunManifest) -> bool:
+    """Every verify.json the verify stage wrote passed: read from those files (checked against the
+    sha256 run.json records for them), never from a flag in run.json that anyone can edit."""
+    import json
+
+    from dfard_pipeline.stages.manifest import sha256_file
+
+    passed = True
+    for rel, digest in manifest.stage("verify").get("outputs", {}).items():
+        if not rel.endswith("verify.json"):
+            continue
+        path = manifest.folder / rel
+        if not path.is_file() or sha256_file(path) != digest:
+            raise UsageError(f"{path} changed or vanished since verify wrote it; re-run it with --from verify")
+        try:
+            result = json.loads(path.read_text())
+            gates_ok = all(gate["passed"] is not False for gate in result["gates"])
+            passed = passed and result["passed"] is True and gates_ok
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path} is not a verify result ({type(exc).__name__}); re-run it with --from verify") \
+                from None
+    return passed
+
+
+def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
+    """The refusals that need no work, made before the run folder is touched."""
+    config = ctx.config
+    if config.teacher.checkpoint and not ctx.teacher_path.is_file():
+        raise UsageError(f"teacher.checkpoint {ctx.teacher_path} not found")
+    first = next((stage for stage in steps.STAGES if stage in selected
+                  and not (stage == "teacher" and config.teacher.checkpoint)), None)
+    if first is not None:
+        _check_upstream(ctx, first)
+    if ctx.folder.exists() and not ctx.folder.is_dir():
+        raise UsageError(f"--out {ctx.folder} is a file; a run folder is needed")
+
+
 def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | None = None,
                  from_stage: str | None = None, only: str | None = None, force: bool = False,
                  quiet: bool = False) -> RunOutcome:
@@ -54,6 +91,7 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
     selected = _selected(from_stage, only)
     ctx = steps.RunContext(config, folder, quiet=quiet, config_dir=config_path.parent if config_path else Path("."))
     ran, cached, skipped = [], [], {}
+    _preflight(ctx, selected)
     with run_lock(folder):
         manifest = RunManifest(folder)
         manifest.data["config"] = {"path": str(config_path) if config_path else None,
@@ -64,8 +102,6 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
         for index, stage in enumerate(steps.STAGES, 1):
             label = f"[{index}/{len(steps.STAGES)}] {stage}"
             if stage == "teacher" and config.teacher.checkpoint:
-                if not ctx.teacher_path.is_file():
-                    raise UsageError(f"teacher.checkpoint {ctx.teacher_path} not found")
                 skipped[stage] = f"the config names a teacher checkpoint ({ctx.teacher_path})"
                 manifest.mark(stage, "skipped", reason=skipped[stage])
                 ctx.say(f"{label}: skipped, {skipped[stage]}")
@@ -82,9 +118,11 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
                 ctx.say(f"{label}: cached (inputs unchanged)")
                 continue
             previous = manifest.stage(stage)
+            from dfard_pipeline.distill.run import resumable_checkpoint
+
             resume = (stage == "distill" and previous.get("fingerprint") == stage_fingerprint
                       and previous.get("status") in ("running", "interrupted")
-                      and (ctx.distill_dir / "checkpoints" / "last.pt").is_file())
+                      and resumable_checkpoint(ctx.distill_dir) is not None)
             ctx.say(f"{label}: {'resuming' if resume else 'running'}")
             manifest.start(stage, stage_fingerprint, inputs)
             try:
@@ -95,9 +133,8 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
             manifest.finish(stage, outputs, notes=ctx.notes.get(stage, {}))
             ran.append(stage)
             upstream_ran = True
-        verify_notes = manifest.stage("verify").get("notes", {})
-        gates_passed = all(verify_notes.get("passed", {}).values())
-        manifest.data["passed"] = gates_passed
+        gates_passed = _verdict(manifest)
+        manifest.data["passed"] = gates_passed  # for people reading run.json; never read back
         manifest.save()
     return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started)
 

@@ -7,6 +7,7 @@ CE(clean) + beta * KL(f(x) || f(x_adv)), which keeps clean accuracy higher at eq
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
 from dfard_pipeline.device import memory_format, resolve_device
-from dfard_pipeline.errors import UsageError
+from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
 
@@ -74,7 +75,7 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
     generator = torch.Generator().manual_seed(seed)
     start_time = time.perf_counter()
     bar = tqdm(range(cfg.epochs), desc="teacher", unit="epoch", disable=not progress)
-    for _ in bar:
+    for epoch in bar:
         model.train()
         order = torch.randperm(len(train), generator=generator)
         total, seen = 0.0, 0
@@ -83,11 +84,15 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             x_adv = _adversarial_batch(model, x, y, cfg, generator)
             loss = _loss(model, x, x_adv, y, cfg)
+            value = float(loss)  # one host sync per step, which the running mean below needs anyway
+            if not math.isfinite(value):
+                raise ValidationError(f"teacher training diverged: non-finite loss ({value}) at epoch {epoch + 1}, "
+                                      f"step {i + 1}; nothing was written (lower teacher.lr, or check the data)")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            total, seen = total + loss.item() * len(x), seen + len(x)
+            total, seen = total + value * len(x), seen + len(x)
         bar.set_postfix(loss=f"{total / seen:.3f}")
     model.eval()
     result = evaluate_robustness(model, test, cfg.eps, device=device, seed=seed)
