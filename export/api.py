@@ -34,6 +34,8 @@ class ExportResult:
 def _check_output(out: Path, overwrite: bool, inputs: list[Path]) -> None:
     """Refuse an output that would replace one of the export's inputs, an existing file (without
     ``overwrite``), or one in a folder that is missing or not writable."""
+    from dfard_pipeline.atomic import folder_writable
+
     written = {out.resolve(), manifest_path(out).resolve()}
     for source in inputs:
         if source.resolve() in written:
@@ -45,7 +47,7 @@ def _check_output(out: Path, overwrite: bool, inputs: list[Path]) -> None:
             raise UsageError(f"{path} already exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
         raise UsageError(f"output folder {out.parent} does not exist; create it first")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
+    if not folder_writable(out.parent):
         raise UsageError(f"output folder {out.parent} is not writable")
 
 

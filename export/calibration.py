@@ -53,6 +53,7 @@ def resolve_source(spec: str | None, student: Path) -> str:
 
 
 def load_generator_file(path: Path):
+    from dfard_pipeline.checkpoint.project import load_error
     from dfard_pipeline.distill.generator import load_generator
     from dfard_pipeline.distill.run import GENERATOR_FORMAT
 
@@ -61,7 +62,7 @@ def load_generator_file(path: Path):
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable generator checkpoint ({type(exc).__name__})") from None
+        raise CheckpointError(f"{path}: not a readable generator checkpoint ({load_error(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != GENERATOR_FORMAT:
         raise CheckpointError(f"{path} is not a dfard-pipeline generator (expected a distill run's generator.pt)")
     return load_generator(payload)

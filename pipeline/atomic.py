@@ -36,6 +36,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def folder_writable(folder: str | os.PathLike) -> bool:
+    """Whether a file can be created in ``folder`` (or, when it does not exist yet, in the nearest
+    ancestor that does, which ``mkdir -p`` would write into). Tried for real with a temporary file
+    that is removed at once: ``os.access`` says yes to root on read-only mounts and pseudo-filesystems."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".dfard-write-probe."):
+            return True
+    except OSError:
+        return False
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -26,7 +26,7 @@ def _teacher_path(reference_path: Path, teacher: Path | None) -> Path:
 
 
 def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Path | None,
-                     seed: int) -> tuple[LabelledSet, str | None]:
+                     seed: int, trust_teacher: bool = False) -> tuple[LabelledSet, str | None]:
     """The first ``n`` samples of the set (all when None), and a note for the report, if any."""
     if n is not None and n < 1:
         raise UsageError(f"--n must be >= 1, got {n}")
@@ -41,7 +41,7 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Pa
         raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
                          f"({generator_path} is missing)")
     generator = load_generator_file(generator_path)
-    teacher = load_teacher(_teacher_path(reference_path, teacher))
+    teacher = load_teacher(_teacher_path(reference_path, teacher), trust=trust_teacher)
     x = torch.from_numpy(generator_samples(generator, n or SYNTHETIC_DEFAULT_N, seed + 3))
     with torch.no_grad():
         y = teacher.module(x).argmax(1)

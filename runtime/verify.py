@@ -30,6 +30,7 @@ class VerifyRequest:
     n: int | None = None
     emulate: bool = False
     teacher: Path | None = None  # labels for --data synthetic
+    trust_teacher: bool = False  # --trust-checkpoint: the teacher may hold pickled objects
     seed: int = 0
     threads: int | None = None
 
@@ -131,7 +132,8 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     if eps is None:
         raise UsageError("no eps recorded in the reference; pass --eps")
     _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {artifact.name}")
-    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed)
+    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
+                                       trust_teacher=request.trust_teacher)
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
 

@@ -37,6 +37,17 @@ def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
 
+def load_error(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words for a one-line message."""
+    import pickle
+
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "global" in text.lower():
+        return "it holds pickled Python objects, which run code when loaded"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"[:200]
+
+
 def library_versions() -> dict[str, str]:
     import numpy
 

@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     except DfardError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and our SIGTERM) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("terminated.", err=True)
+            sys.exit(143)
         click.echo("aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:

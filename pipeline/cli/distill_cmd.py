@@ -42,7 +42,9 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
               help="Teacher: a project checkpoint, a state_dict (with --teacher-arch), TorchScript or .pt2.")
 @click.option("--teacher-arch", help="Zoo architecture of a plain state_dict teacher.")
 @click.option("--input-shape", callback=_parse_shape, help="C,H,W for TorchScript/pickled teachers.")
-@click.option("--trust-checkpoint", is_flag=True, help="Allow loading a pickled full model (runs its code).")
+@click.option("--trust-checkpoint", is_flag=True,
+              help="Load a teacher that holds pickled Python objects (a whole pickled model, a .pt2 with pickled "
+                   "weights): that runs code from the file, so only for files you trust.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/distill", show_default=True,
               help="Run folder.")
 @click.option("--student", help="Student architecture.  [default: digits_cnn_student]")

@@ -36,19 +36,10 @@ def resolve_config(ctx: click.Context, config_path: str | None, mapping: dict[st
     return with_overrides(config, overrides_from(ctx, mapping)), path
 
 
-def _writable_folder(folder: Path) -> bool:
-    """``folder``, or the nearest ancestor that exists (which ``mkdir -p`` would write into), is writable."""
-    import os
-
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-
-
 def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), create_parent: bool = False) -> Path:
     """Refuse, before any work, an output that exists (without ``overwrite``), that is one of the
     command's ``inputs``, or that cannot be written (missing or read-only folder)."""
+    from dfard_pipeline.atomic import folder_writable
     from dfard_pipeline.errors import UsageError
 
     path = Path(path)
@@ -61,6 +52,6 @@ def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), cre
         raise UsageError(f"{path} already exists; pass --overwrite to replace it")
     if not create_parent and not path.parent.exists():
         raise UsageError(f"output folder {path.parent} does not exist; create it first")
-    if not _writable_folder(path.parent):
+    if not folder_writable(path.parent):
         raise UsageError(f"cannot write {path}: its folder is not writable")
     return path

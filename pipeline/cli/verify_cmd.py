@@ -36,6 +36,8 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @click.option("--eps", type=float, help="L-inf radius.  [default: the student's recorded eps]")
 @click.option("--n", type=int, help="Use the first N samples (comparable across runs).  [default: all]")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher that labels --data synthetic.")
+@click.option("--trust-checkpoint", is_flag=True,
+              help="Load a --teacher that holds pickled Python objects (runs code from the file).")
 @click.option("--emulate", is_flag=True, help="Run another device's profile here; latency is marked as host.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
@@ -44,8 +46,8 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @click.option("--threads", type=int, help="Runtime threads.  [default: all cores]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
 @quiet_option
-def verify(artifact, reference, device, data, eps, n, teacher, emulate, out, json_path, overwrite, threads, seed,
-           quiet):
+def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint, emulate, out, json_path, overwrite,
+           threads, seed, quiet):
     import sys
 
     from dfard_pipeline.cli.options import check_output
@@ -55,6 +57,7 @@ def verify(artifact, reference, device, data, eps, n, teacher, emulate, out, jso
 
     request = VerifyRequest(artifact=Path(artifact), device=device, reference=Path(reference) if reference else None,
                             data=data, eps=eps, n=n, emulate=emulate, teacher=Path(teacher) if teacher else None,
+                            trust_teacher=trust_checkpoint,
                             seed=seed, threads=threads)
     out_dir = Path(out) if out else Path(artifact).with_name(f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
     # Every output is checked before minutes of attacks, and none may replace an input.

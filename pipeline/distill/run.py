@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import torch
 
-from dfard_pipeline.atomic import save_torch_atomic, write_text_atomic
+from dfard_pipeline.atomic import folder_writable, save_torch_atomic, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device
@@ -76,7 +76,7 @@ def _prepare_out_dir(out_dir: Path, work_dir: Path, resume: bool, overwrite: boo
     if _holds_run(out_dir) and not (resume or overwrite):
         raise UsageError(f"{out_dir} already holds a distill run; pass --resume to continue it "
                          "or --overwrite to start again")
-    if not _writable(out_dir.parent):
+    if not folder_writable(out_dir.parent):
         raise UsageError(f"cannot write the run folder {out_dir}: {out_dir.parent} is not writable")
 
 
@@ -88,13 +88,6 @@ def _start_work_dir(out_dir: Path, work_dir: Path, resume: bool) -> None:
         click.echo(f"building the new run in {work_dir}; {out_dir} is replaced only when it is complete",
                    err=True)
     (work_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-
-
-def _writable(folder: Path) -> bool:
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _publish(work_dir: Path, out_dir: Path) -> None:
@@ -139,16 +132,16 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         contract.check_compatible(student.contract, what=f"student '{cfg.student}'")
         teacher = loaded.module.to(device)
         metrics_path = out_dir / "metrics.jsonl"
-        if dist.is_main:
-            _start_work_dir(final_dir, out_dir, resume)
-            write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
-        dist.barrier()
         trainer = DistillTrainer(
             cfg, teacher, student, contract.num_classes, contract.shape, device, dist, config.seed,
             out_dir / "checkpoints" / "last.pt", _fingerprint(config, loaded.sha256, dist.world_size),
             progress=not quiet, on_epoch=lambda history: write_metrics(metrics_path, history))
         if resume:
-            trainer.resume()
+            trainer.resume()  # a damaged checkpoint is refused before anything is written
+        if dist.is_main:
+            _start_work_dir(final_dir, out_dir, resume)
+            write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
+        dist.barrier()
         state = trainer.fit()
         checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
         if len(set(checksums)) != 1:

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dfard_pipeline.atomic import save_torch_atomic
+from dfard_pipeline.checkpoint.project import load_error
 from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import memory_format
 from dfard_pipeline.distill.balance import BALANCE_RULES
@@ -132,7 +133,8 @@ class DistillTrainer:
         except FileNotFoundError:
             raise CheckpointError(f"--resume: no checkpoint at {self.checkpoint_path}") from None
         except Exception as exc:  # noqa: BLE001 - corrupt file: say so, do not crash
-            raise CheckpointError(f"--resume: {self.checkpoint_path} is unreadable ({exc})") from None
+            raise CheckpointError(f"--resume: {self.checkpoint_path} is unreadable ({load_error(exc)}); start "
+                                  "anew with --overwrite") from None
         if not isinstance(state, dict) or not {"fingerprint", "world_size", "loop"} <= set(state):
             raise CheckpointError(f"--resume: {self.checkpoint_path} is not a distill checkpoint; start anew with "
                                   "--overwrite")

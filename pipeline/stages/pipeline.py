@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfard_pipeline.atomic import folder_writable
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.stages import steps
@@ -82,6 +83,8 @@ def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
         _check_upstream(ctx, first)
     if ctx.folder.exists() and not ctx.folder.is_dir():
         raise UsageError(f"--out {ctx.folder} is a file; a run folder is needed")
+    if not folder_writable(ctx.folder):
+        raise UsageError(f"cannot write the run folder {ctx.folder}: not writable")
 
 
 def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | None = None,

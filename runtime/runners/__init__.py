@@ -35,8 +35,10 @@ def read_manifest(artifact: str | Path) -> dict | None:
     if artifact.is_file() and file_sha256(artifact) != recorded:
         raise CheckpointError(f"{path} describes another file (sha256 {recorded[:12]}...), not {artifact.name}; "
                               "the artifact was replaced or its manifest copied from elsewhere: re-export it")
+    if "contract" not in manifest:
+        raise CheckpointError(f"{path}: the manifest lacks an input contract; re-export {artifact.name}")
     try:
-        InputContract.from_dict(manifest.get("contract"))
+        InputContract.from_dict(manifest["contract"])
     except UsageError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     for section in ("export", "source"):

@@ -198,3 +198,49 @@ def test_generator_adv_term_on_fgsm_inputs_runs(tmp_path, teacher_path):
                       quiet=True)
     record = json.loads(out.metrics.read_text().splitlines()[-1])
     assert record["generator_terms"]["adv"] <= 0.0  # still a (negated) disagreement
+
+
+def _tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_overwrite_interrupted_leaves_the_old_run_exactly_and_resume_swaps_it_in(tmp_path, teacher_path, monkeypatch):
+    from dfard_pipeline.distill.run import staging_dir
+
+    run_dir = tmp_path / "run"
+    run_distill(tiny(), str(teacher_path), run_dir, quiet=True)
+    old = _tree(run_dir)
+    original = trainer_module.DistillTrainer._end_epoch
+
+    def interrupt(self, state):
+        original(self, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", interrupt)
+    new_config = tiny(**{"seed": 1})
+    with pytest.raises(Interrupted, match=r"\.run\.overwrite"):
+        run_distill(new_config, str(teacher_path), run_dir, overwrite=True, quiet=True)
+    assert _tree(run_dir) == old  # byte for byte: the good run is untouched
+    assert (staging_dir(run_dir) / "checkpoints" / "last.pt").is_file()
+    monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", original)
+    run_distill(new_config, str(teacher_path), run_dir, resume=True, quiet=True)
+    assert not staging_dir(run_dir).exists() and not run_dir.with_name(".run.replaced").exists()
+    run_distill(new_config, str(teacher_path), tmp_path / "straight", quiet=True)
+    a, b = student_state(run_dir), student_state(tmp_path / "straight")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the resumed overwrite is the seed-1 run
+
+
+@pytest.mark.slow
+def test_overwrite_that_fails_keeps_the_old_run(tmp_path, teacher_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_distill(tiny(), str(teacher_path), run_dir, quiet=True)
+    old = _tree(run_dir)
+
+    def diverge(*args, **kwargs):
+        raise ValidationError("non-finite loss (nan) at epoch 1, step 3")
+
+    monkeypatch.setattr(trainer_module, "student_step", diverge)
+    with pytest.raises(ValidationError):
+        run_distill(tiny(**{"seed": 2}), str(teacher_path), run_dir, overwrite=True, quiet=True)
+    assert _tree(run_dir) == old

@@ -145,3 +145,61 @@ def test_only_a_later_stage_without_its_inputs_is_a_usage_error(tmp_path, capsys
     config = write_config(tmp_path / "tiny.yaml")
     code, out = run([str(config), "--out", str(tmp_path / "fresh"), "--only", "export"], capsys)
     assert code == 2 and "run the earlier stages first" in out
+
+
+def test_verdict_comes_from_the_verify_files_not_from_run_json(run_copy, capsys):
+    config, out_dir = str(run_copy / "tiny.yaml"), run_copy / "run"
+    verify_files = sorted((out_dir / "verify").glob("*/verify.json"))
+    truth = all(json.loads(p.read_text())["passed"] for p in verify_files)
+    record = json.loads((out_dir / "run.json").read_text())
+    record["passed"] = not truth  # forged both ways: the flag and the per-stage notes
+    notes = record["stages"]["verify"]["notes"]
+    notes["passed"] = {k: not truth for k in notes["passed"]}
+    (out_dir / "run.json").write_text(json.dumps(record))
+    code, out = run([config, "--out", str(out_dir)], capsys)
+    assert "nothing to run" in out and code == (0 if truth else 1)
+    # a forged verify.json no longer matches the sha256 run.json records: verify runs again
+    forged = json.loads(verify_files[0].read_text())
+    forged["passed"] = not forged["passed"]
+    verify_files[0].write_text(json.dumps(forged))
+    code, out = run([config, "--out", str(out_dir)], capsys)
+    assert "ran verify, report" in out and code == (0 if truth else 1)
+    assert json.loads(verify_files[0].read_text())["passed"] == (not forged["passed"])
+
+
+@pytest.mark.parametrize("content", ["", "999999999", "not a pid"])
+def test_a_stale_or_empty_lock_is_taken_over_with_a_note(run_copy, capsys, content):
+    (run_copy / "run" / ".run.lock").write_text(content)
+    code, out = run([str(run_copy / "tiny.yaml"), "--out", str(run_copy / "run")], capsys)
+    assert "taking over the stale lock" in out and "nothing to run" in out
+    assert not (run_copy / "run" / ".run.lock").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_releases_the_lock_like_ctrl_c(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    config = write_config(tmp_path / "tiny.yaml", **{"teacher.epochs": 200})
+    process = subprocess.Popen([sys.executable, "-m", "dfard_pipeline", "run", str(config), "--out",
+                                str(tmp_path / "run"), "--quiet"], stderr=subprocess.PIPE, text=True)
+    lock, record = tmp_path / "run" / ".run.lock", tmp_path / "run" / "run.json"
+
+    def teacher_running():
+        try:
+            return json.loads(record.read_text())["stages"]["teacher"]["status"] == "running"
+        except (OSError, ValueError, KeyError):
+            return False
+
+    deadline = time.monotonic() + 120
+    while not teacher_running() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert lock.exists() and teacher_running(), process.stderr.read() if process.poll() is not None else "timeout"
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143 and "terminated." in err and "Traceback" not in err, err
+    assert not lock.exists()
+    assert RunManifest(tmp_path / "run").stage("teacher")["status"] == "interrupted"

@@ -1,0 +1,266 @@
+"""The hostile-input suite: broken and malicious files and options, across every command.
+
+Each case asserts the exit code, a one-line message naming the problem, no traceback, the file
+tree (shared inputs and the case's own folder) byte for byte unchanged, and no marker file from a
+code-running payload. Shared inputs are made once per module; each case runs in its own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import hostile_files as hf
+import numpy as np
+import pytest
+import torch
+
+from dfard_pipeline.atomic import folder_writable
+from dfard_pipeline.checkpoint import save_checkpoint
+from dfard_pipeline.cli import main
+from dfard_pipeline.models import create_model
+
+
+@pytest.fixture(scope="module")
+def inputs(digits_run, tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile_inputs")
+    run = root / "run"
+    shutil.copytree(digits_run, run)
+    with pytest.raises(SystemExit) as info:
+        main(["export", "--student", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
+    assert info.value.code in (0, None)
+    torch.manual_seed(0)
+    teacher = create_model("digits_cnn_teacher").eval()
+    save_checkpoint(teacher, root / "teacher.pt", kind="teacher", eps=0.1)
+    safe = hf.exported_teacher(teacher, root / "safe.pt2")
+    hf.pt2_with_pickled_weight(safe, root / "evil_weight.pt2")
+    hf.pt2_with_pickled_sample_inputs(safe, root / "evil_sample.pt2")
+    hf.pt2_with_opaque_constant(safe, root / "evil_opaque.pt2")
+    hf.evil_pickle(root / "evil.pt")
+
+    state = teacher.state_dict()
+    state["features.0.0.weight"] = torch.zeros(7, 1, 3, 3)
+    torch.save(state, root / "mismatch_sd.pt")
+    payload = torch.load(root / "teacher.pt", weights_only=True)
+    torch.save({k: v for k, v in payload.items() if k != "arch"}, root / "no_arch.pt")
+    torch.save({**payload, "contract": {**payload["contract"], "shape": [1, 8]}}, root / "bad_contract.pt")
+    nan_state = dict(payload["state_dict"])
+    nan_state["head.1.weight"] = torch.full_like(nan_state["head.1.weight"], float("nan"))
+    torch.save({**payload, "state_dict": nan_state}, root / "nan.pt")
+    torch.jit.script(NanLogits()).save(str(root / "nan_logits.ts"))
+    (root / "garbage.pt").write_bytes(os.urandom(256))
+    (root / "empty.pt").write_bytes(b"")
+
+    onnx = run / "student.fp32.onnx"
+    manifest = json.loads((run / "student.fp32.onnx.json").read_text())
+    for name, content in (("list", []), ("nocontract", {k: v for k, v in manifest.items() if k != "contract"}),
+                          ("swapped", {**manifest, "artifact": {**manifest["artifact"], "sha256": "0" * 64}}),
+                          ("shape", {**manifest, "contract": {**manifest["contract"], "shape": [1, 16, 16]}})):
+        shutil.copy(onnx, root / f"{name}.onnx")
+        (root / f"{name}.onnx.json").write_text(json.dumps(content))
+
+    hf.npz(root / "empty.npz", np.zeros((0, 1, 8, 8), np.float32), np.zeros(0, np.int64))
+    nan_x = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
+    nan_x[3, 0, 2, 2] = np.nan
+    hf.npz(root / "nan.npz", nan_x, np.arange(20) % 10)
+    hf.npz(root / "mismatch.npz", np.zeros((20, 1, 8, 8), np.float32), np.zeros(19, np.int64))
+    hf.object_npz(root / "object.npz")
+    (root / "bomb.yaml").write_text(hf.YAML_BOMB)
+    (root / "pyobj.yaml").write_text(hf.YAML_PYTHON_OBJECT)
+    (root / "dup.yaml").write_text(hf.YAML_DUPLICATE_KEYS)
+    return root
+
+
+class NanLogits(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :10] * float("nan")
+
+
+def _tree(*folders: Path) -> dict[str, str]:
+    out = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                out[str(path)] = "dir"
+    return out
+
+
+def _read_only_folder(tmp: Path) -> Path | None:
+    if os.geteuid() != 0:
+        folder = tmp / "read_only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    # root writes through file permissions; a pseudo-filesystem refuses new files even to root
+    return next((Path(p) for p in ("/sys", "/proc") if Path(p).is_dir() and not folder_writable(p)), None)
+
+
+def _existing(*names):
+    def setup(inp, tmp):
+        for name in names:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text("a good earlier result\n")
+    return setup
+
+
+def _run_json(content: bytes):
+    def setup(inp, tmp):
+        (tmp / "r").mkdir()
+        (tmp / "r" / "run.json").write_bytes(content)
+    return setup
+
+
+def _last_checkpoint(write):
+    def setup(inp, tmp):
+        (tmp / "d" / "checkpoints").mkdir(parents=True)
+        write(tmp / "d" / "checkpoints" / "last.pt")
+    return setup
+
+
+ONNX = "{inp}/run/student.fp32.onnx"
+VERIFY = ["verify", "--model", ONNX, "--out", "{tmp}/v", "--quiet"]
+DISTILL = ["distill", "--out", "{tmp}/d", "--quiet"]
+EXPORT = ["export", "--quiet", "--student"]
+EXPORT_INT8 = [*EXPORT, "{inp}/run/student.pt", "--precision", "int8", "--out", "{tmp}/x.onnx"]
+
+# (id, argv, setup, message); every case exits 2.
+CASES = [
+    # 1. no code runs from a file we read
+    ("pickled-whole-model", [*DISTILL, "--teacher", "{inp}/evil.pt"], None, "pickled Python object"),
+    ("pt2-pickled-weight", [*DISTILL, "--teacher", "{inp}/evil_weight.pt2"], None, "holds pickled Python objects"),
+    ("pt2-pickled-sample-inputs", [*DISTILL, "--teacher", "{inp}/evil_sample.pt2"], None,
+     "holds pickled Python objects"),
+    ("pt2-opaque-constant", [*DISTILL, "--teacher", "{inp}/evil_opaque.pt2"], None, "holds pickled Python objects"),
+    ("export-student-pt2-pickled", [*EXPORT, "{inp}/evil_weight.pt2", "--out", "{tmp}/x.onnx"], None,
+     "holds pickled Python objects"),
+    ("export-student-pickled", [*EXPORT, "{inp}/evil.pt", "--out", "{tmp}/x.onnx"], None,
+     "pickled Python object"),
+    ("verify-teacher-pt2-pickled", [*VERIFY, "--data", "synthetic", "--teacher", "{inp}/evil_opaque.pt2"], None,
+     "holds pickled Python objects"),
+    ("calibration-generator-pickled", [*EXPORT_INT8, "--calibration", "{inp}/evil.pt"], None,
+     "not a readable generator checkpoint"),
+    ("calibration-npz-object-array", [*EXPORT_INT8, "--calibration", "npz:{inp}/object.npz"], None,
+     "npz: cannot read"),
+    ("yaml-python-object", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{inp}/pyobj.yaml"], None,
+     "not valid YAML"),
+    ("resume-pickled-checkpoint", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--resume"],
+     _last_checkpoint(hf.evil_pickle), "is unreadable"),
+    # 4. expected mistakes: one line, exit 2
+    ("state-dict-size-mismatch", [*DISTILL, "--teacher", "{inp}/mismatch_sd.pt", "--teacher-arch",
+                                  "digits_cnn_teacher"], None, "does not fit --teacher-arch digits_cnn_teacher"),
+    ("checkpoint-missing-field", [*DISTILL, "--teacher", "{inp}/no_arch.pt"], None, "field 'arch' is missing"),
+    ("checkpoint-bad-contract", [*DISTILL, "--teacher", "{inp}/bad_contract.pt"], None, "input contract"),
+    ("checkpoint-garbage", [*DISTILL, "--teacher", "{inp}/garbage.pt"], None, "not a readable PyTorch checkpoint"),
+    ("checkpoint-empty", [*DISTILL, "--teacher", "{inp}/empty.pt"], None, "not a readable PyTorch checkpoint"),
+    ("export-damaged-student", [*EXPORT, "{inp}/no_arch.pt", "--out", "{tmp}/x.onnx"], None,
+     "field 'arch' is missing"),
+    ("manifest-is-a-list", ["verify", "--model", "{inp}/list.onnx", "--out", "{tmp}/v"], None,
+     "not a dfard-pipeline export manifest"),
+    ("manifest-without-contract", ["verify", "--model", "{inp}/nocontract.onnx", "--out", "{tmp}/v"], None,
+     "lacks an input contract"),
+    ("onnx-shape-differs-from-manifest", ["verify", "--model", "{inp}/shape.onnx", "--reference",
+                                          "{inp}/run/student.pt", "--out", "{tmp}/v"], None,
+     "do not belong together"),
+    ("npz-no-samples-verify", [*VERIFY, "--data", "npz:{inp}/empty.npz"], None, "holds no samples"),
+    ("npz-no-samples-teacher", ["teacher", "--dataset", "npz:{inp}/empty.npz", "--out", "{tmp}/t.pt"], None,
+     "holds no samples"),
+    ("npz-labels-mismatch", [*VERIFY, "--data", "npz:{inp}/mismatch.npz"], None, "20 samples but y 19 labels"),
+    ("yaml-bomb", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{inp}/bomb.yaml"], None,
+     "YAML aliases"),
+    ("resume-not-a-checkpoint", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--resume"],
+     _last_checkpoint(lambda p: torch.save({"epoch": 3}, p)), "is not a distill checkpoint"),
+    ("resume-truncated", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--resume"],
+     _last_checkpoint(lambda p: p.write_bytes(b"PK\x03\x04 truncated")), "is unreadable"),
+    ("resume-and-overwrite", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--resume", "--overwrite"], None,
+     "contradict"),
+    ("run-json-is-a-list", ["run", "--out", "{tmp}/r"], _run_json(b"[]"), "not a dfard-pipeline run record"),
+    ("run-json-garbage", ["run", "--out", "{tmp}/r"], _run_json(b"\x00\xff{"), "not a dfard-pipeline run record"),
+    ("run-json-bad-stages", ["run", "--out", "{tmp}/r"],
+     _run_json(b'{"format": "dfard-pipeline.run", "stages": {"distill": [1]}}'), "must map stage names"),
+    ("run-json-output-outside", ["run", "--out", "{tmp}/r"],
+     _run_json(b'{"format": "dfard-pipeline.run", "stages": {"x": {"outputs": {"../../etc/passwd": "0"}}}}'),
+     "outside the run folder"),
+    # 5. non-finite and out-of-range values
+    ("nan-pixels-verify", [*VERIFY, "--data", "npz:{inp}/nan.npz"], None, "NaN or inf"),
+    ("nan-pixels-teacher", ["teacher", "--dataset", "npz:{inp}/nan.npz", "--out", "{tmp}/t.pt"], None, "NaN or inf"),
+    ("nan-weights", [*DISTILL, "--teacher", "{inp}/nan.pt"], None, "non-finite weights"),
+    ("nan-logits", [*DISTILL, "--teacher", "{inp}/nan_logits.ts", "--input-shape", "1,8,8"], None,
+     "non-finite logits"),
+    ("distill-eps-2", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--eps", "2"], None, "(0, 1]"),
+    ("teacher-eps-5", ["teacher", "--eps", "5", "--out", "{tmp}/t.pt"], None, "(0, 1]"),
+    ("verify-eps-negative", [*VERIFY, "--eps", "-0.1"], None, "(0, 1]"),
+    ("verify-eps-nan", [*VERIFY, "--eps", "nan"], None, "(0, 1]"),
+    ("yaml-duplicate-keys", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{inp}/dup.yaml"], None,
+     "duplicate key 'epochs'"),
+    # 2. and 3. nothing good destroyed, nothing written by a refusal
+    ("verify-json-exists", [*VERIFY, "--json", "{tmp}/ci.json"], _existing("ci.json"), "already exists"),
+    ("verify-out-exists", VERIFY, _existing("v/verify.json"), "already exists"),
+    ("verify-json-is-the-artifact", [*VERIFY, "--json", ONNX, "--overwrite"], None, "also an input"),
+    ("export-out-is-the-student", [*EXPORT, "{inp}/run/student.pt", "--out", "{inp}/run/student.pt",
+                                   "--overwrite"], None, "would overwrite the input"),
+    ("export-out-exists", [*EXPORT, "{inp}/run/student.pt", "--out", "{tmp}/x.onnx"],
+     _existing("x.onnx"), "already exists"),
+    ("export-manifest-exists", [*EXPORT, "{inp}/run/student.pt", "--out", "{tmp}/x.onnx"],
+     _existing("x.onnx.json"), "already exists"),
+    ("teacher-out-exists", ["teacher", "--out", "{tmp}/t.pt"], _existing("t.pt"), "already exists"),
+    ("teacher-config-beside-exists", ["teacher", "--out", "{tmp}/t.pt"], _existing("t.config.yaml"),
+     "already exists"),
+    ("distill-out-holds-a-run", [*DISTILL, "--teacher", "{inp}/teacher.pt"], _existing("d/student.pt"),
+     "already holds a distill run"),
+    ("run-only-export-on-empty-folder", ["run", "--out", "{tmp}/r", "--only", "export"], None,
+     "run the earlier stages first"),
+    ("run-from-verify-on-empty-folder", ["run", "--out", "{tmp}/r", "--from", "verify"], None,
+     "run the earlier stages first"),
+]
+
+
+@pytest.mark.parametrize(("argv", "setup", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_input_is_refused_in_one_line(inputs, tmp_path, monkeypatch, capsys, argv, setup, message):
+    monkeypatch.chdir(tmp_path)  # a payload that runs writes its marker here
+    if setup is not None:
+        setup(inputs, tmp_path)
+    before = _tree(inputs, tmp_path)
+    args = [a.format(inp=inputs, tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert "Traceback" not in err
+    assert not (tmp_path / hf.MARKER).exists(), "code from a file ran"
+    assert _tree(inputs, tmp_path) == before
+
+
+def test_read_only_output_folder_is_refused_before_any_work(inputs, tmp_path, capsys):
+    folder = _read_only_folder(tmp_path)
+    if folder is None:
+        pytest.skip("no folder here refuses new files to this user")
+    for args in (["export", "--student", str(inputs / "run" / "student.pt"), "--out", str(folder / "x.onnx")],
+                 ["teacher", "--out", str(folder / "t.pt")],
+                 ["verify", "--model", str(inputs / "run" / "student.fp32.onnx"), "--out", str(folder / "v")],
+                 ["distill", "--teacher", str(inputs / "teacher.pt"), "--out", str(folder / "d" / "run")]):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "not writable" in err and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_safe_pt2_still_loads_and_trusted_pickles_load_on_request(inputs, tmp_path, monkeypatch):
+    from dfard_pipeline.checkpoint import load_teacher
+
+    monkeypatch.chdir(tmp_path)
+    loaded = load_teacher(inputs / "safe.pt2")
+    assert loaded.source_format == "torch_export" and loaded.contract.shape == (1, 8, 8)
+    assert not (tmp_path / hf.MARKER).exists()
+    # The opt-in really is what it says: with it, the payload runs (this is why it is an opt-in).
+    with pytest.raises(Exception):  # noqa: B017 - the payload's module is not a model: any failure after it ran
+        load_teacher(inputs / "evil_weight.pt2", trust=True)
+    assert (tmp_path / hf.MARKER).exists()
