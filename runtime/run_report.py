@@ -75,6 +75,21 @@ def _verify_section(doc: Document, ctx) -> dict[str, list[float]]:
     return latency_samples
 
 
+def _prior_line(metrics: dict, history: list[dict]) -> str:
+    """The feature-statistics prior the run used and its last health reading, or the warning."""
+    prior = metrics.get("feature_prior") or {}
+    health = (history[-1].get("health") if history else None) or {}
+    reading = ", ".join(f"{k} {v:.3f}" for k, v in health.items() if v is not None)
+    if prior.get("prior") == "bn":
+        used = "used" if prior.get("used") else "measured only (distill.feature_prior: off)"
+        return (f"Feature-statistics prior: bn over {prior['layers']} BatchNorm layers ({prior['source']}), {used}. "
+                f"Health on the last epoch's probe: {reading or 'not recorded'}.")
+    if prior:
+        return (f"Warning: no feature-statistics prior ({prior.get('reason')}): the generator was steered by the "
+                f"teacher's outputs alone; expect a weaker student. Health on the last probe: {reading}.")
+    return "Feature-statistics prior: not recorded (a run from an earlier version)."
+
+
 def write_run_report(ctx) -> list[Path]:
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
@@ -106,6 +121,7 @@ def write_run_report(ctx) -> list[Path]:
         doc.paragraph(f"On the first {len(data)} images of {data.name} (test split). Distillation itself used no data.")
     history = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
     doc.heading("Training (data-free distillation)")
+    doc.paragraph(_prior_line(student.metadata.get("metrics", {}), history))
     doc.image("training.png", plots.training_curves(history), "training curves")
     generator = load_generator_file(d / "generator.pt")
     images = generator_samples(generator, 400, config.seed)

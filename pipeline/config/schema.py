@@ -94,6 +94,9 @@ class DistillConfig:
     fixed_tau: float = 1.0
     tau_max: float = 10.0
     fixed_weights: FixedGeneratorWeights = field(default_factory=FixedGeneratorWeights)
+    # the `bn` generator term: "auto" uses it whenever the teacher keeps BatchNorm statistics (any
+    # format: eager, torch.export, TorchScript); "off" leaves it out (an ablation; still measured)
+    feature_prior: Literal["auto", "off"] = "auto"
     agb_momentum: float = 0.9
     agb_beta_min: float = 0.1
     agb_beta_max: float = 0.9

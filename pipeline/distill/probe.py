@@ -30,6 +30,7 @@ class Probe:
     teacher_logits: torch.Tensor
     student_adv_logits: torch.Tensor
     reduce_mean: ReduceMean = identity_reduce
+    bn_distance_raw: torch.Tensor | None = None  # per-layer mean feature-statistics distance (teacher BN)
 
     # Cached: ITA, AGB and the log all read these; each read would be another all-reduce.
     @cached_property
@@ -44,3 +45,15 @@ class Probe:
 
     def teacher_entropy(self, tau: float) -> float:
         return float(self.reduce_mean(mean_entropy(self.teacher_logits, tau)))
+
+    def health(self) -> dict:
+        """Data-free signs that the samples look like the teacher's data (all ranks): the mean
+        per-layer distance of their feature statistics from the teacher's BatchNorm statistics
+        (None without BN), the teacher's mean top-1 probability, and the fraction of classes the
+        teacher assigns at least one sample to."""
+        probs = F.softmax(self.teacher_logits.float(), 1)
+        classes = self.teacher_logits.shape[1]
+        coverage = torch.bincount(probs.argmax(1), minlength=classes).gt(0).float().mean()
+        distance = None if self.bn_distance_raw is None else float(self.reduce_mean(self.bn_distance_raw.float()))
+        return {"bn_distance": distance, "teacher_confidence": float(self.reduce_mean(probs.max(1).values.mean())),
+                "class_coverage": float(self.reduce_mean(coverage))}

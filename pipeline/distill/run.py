@@ -18,6 +18,7 @@ from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_check
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
+from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.models import count_parameters, create_model
@@ -130,12 +131,17 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         student = create_model(cfg.student, in_chans=contract.shape[0], image_size=contract.shape[1],
                                num_classes=contract.num_classes, mean=contract.mean, std=contract.std)
         contract.check_compatible(student.contract, what=f"student '{cfg.student}'")
-        teacher = loaded.module.to(device)
+        teacher, feature_stats = feature_statistics(loaded.module, contract.shape)
+        teacher = teacher.to(device)
+        priors = {**feature_stats.describe(), "used": feature_stats.available and cfg.feature_prior == "auto"}
+        if dist.is_main:
+            announce_priors(priors, loaded.source_format)
         metrics_path = out_dir / "metrics.jsonl"
         trainer = DistillTrainer(
             cfg, teacher, student, contract.num_classes, contract.shape, device, dist, config.seed,
             out_dir / "checkpoints" / "last.pt", _fingerprint(config, loaded.sha256, dist.world_size),
-            progress=not quiet, on_epoch=lambda history: write_metrics(metrics_path, history))
+            progress=not quiet, on_epoch=lambda history: write_metrics(metrics_path, history),
+            feature_stats=feature_stats)
         if resume:
             trainer.resume()  # a damaged checkpoint is refused before anything is written
         if dist.is_main:
@@ -148,7 +154,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
         final = {}
         if dist.is_main:
-            final = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, teacher_path)
+            final = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, teacher_path,
+                                   priors)
             _publish(out_dir, final_dir)
             _print_summary(cfg, trainer.final_student, loaded, state, final, final_dir)
         # Every rank leaves together: a rank tearing down gloo while another still works aborts.
@@ -167,11 +174,13 @@ def _weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, teacher_path):
+def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, teacher_path,
+                   priors):
     cfg = config.distill
     student = trainer.final_student.float().cpu().eval()
     generator = trainer.ctx.generator.float().cpu().eval()
     final = {"epochs": state.epoch, "tau": state.tau, "robust_agreement_synthetic": state.agreement,
+             "feature_prior": priors, "health": state.history[-1].get("health") if state.history else None,
              "wall_time": state.elapsed, "method": cfg.method, "world_size": len(checksums),
              "rank_weight_sha256": checksums}
     if cfg.eval_data == "digits":

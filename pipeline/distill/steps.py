@@ -23,7 +23,7 @@ from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_term
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe
 from dfard_pipeline.distill.student_loss import StudentLoss
-from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.distill.teacher_stats import FeatureStatistics
 from dfard_pipeline.errors import ValidationError
 
 
@@ -35,12 +35,13 @@ class StepContext:
     student_train: nn.Module  # what the student step calls (DDP wrapper or the raw student)
     generator: Generator  # raw generator (sampling)
     generator_train: nn.Module  # DDP wrapper or the raw generator
-    bn_stats: BatchNormStatistics
+    bn_stats: FeatureStatistics
     student_loss: StudentLoss
     num_classes: int
     device: torch.device
     dist: DistContext
     rng: torch.Generator
+    bn_prior: bool = True  # the bn generator term is used (False: measured for health only)
 
 
 @contextlib.contextmanager
@@ -74,15 +75,22 @@ def run_probe(ctx: StepContext) -> Probe:
     cfg = ctx.cfg
     ctx.student.eval()
     x = synthesize(ctx, cfg.probe_size)
-    with torch.no_grad(), autocast(ctx.device, cfg.precision):
-        teacher_logits = ctx.teacher(x).float()
+    ctx.bn_stats.enabled = True  # the health signal: how far the samples' feature statistics are
+    try:
+        with torch.no_grad(), autocast(ctx.device, cfg.precision):
+            teacher_logits = ctx.teacher(x).float()
+    finally:
+        ctx.bn_stats.enabled = False
+    distance = ctx.bn_stats.collect()
     with autocast(ctx.device, cfg.precision):
         x_adv = pgd(ctx.student, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
                     step_size=cfg.attack_step_size, steps=cfg.attack_steps,
                     loss_fn=kl_to_soft_target, generator=ctx.rng)
         with torch.no_grad():
             student_adv_logits = ctx.student(x_adv).float()
-    return Probe(teacher_logits, student_adv_logits, ctx.dist.mean)
+    layers = max(1, ctx.bn_stats.layers)
+    return Probe(teacher_logits, student_adv_logits, ctx.dist.mean,
+                 None if distance is None else distance.detach() / layers)
 
 
 def _fgsm_step(ctx: StepContext, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -102,7 +110,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     z, targets = sample_latent(cfg.batch_size, cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
     with autocast(ctx.device, cfg.precision), frozen(ctx.student):
         x = ctx.generator_train(z, targets)
-        ctx.bn_stats.enabled = True
+        ctx.bn_stats.enabled = ctx.bn_prior
         try:
             teacher_logits = ctx.teacher(x)
         finally:

@@ -34,7 +34,7 @@ from dfard_pipeline.distill.steps import (
     synthesize,
 )
 from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
-from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.distill.teacher_stats import FeatureStatistics, feature_statistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import CheckpointError, DfardError
 
@@ -56,20 +56,24 @@ class LoopState:
     elapsed: float = 0.0
     accum: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
+    accum_health: dict = field(default_factory=dict)  # the epoch's probe: see Probe.health
 
 
 class DistillTrainer:
     def __init__(self, cfg: DistillConfig, teacher: nn.Module, student: nn.Module, num_classes: int,
                  image_shape: tuple[int, int, int], device: torch.device, dist: DistContext,
                  seed: int, checkpoint_path: Path, fingerprint: str, progress: bool = True,
-                 on_epoch: Callable[[list], None] | None = None):
+                 on_epoch: Callable[[list], None] | None = None, feature_stats: FeatureStatistics | None = None):
         self.cfg, self.dist, self.device = cfg, dist, device
         self.checkpoint_path, self.fingerprint = checkpoint_path, fingerprint
         self.progress, self.on_epoch = progress and dist.is_main, on_epoch
         method = METHODS.get(cfg.method)
         self.temperature_rule = TEMPERATURE_RULES.get(method.temperature_rule(cfg))
-        bn_stats = BatchNormStatistics(teacher)
-        terms = ("adv", "bn", "oh", "ent") if bn_stats.available else ("adv", "oh", "ent")
+        if feature_stats is None:  # the caller may already have tapped (and for TorchScript, converted) it
+            teacher, feature_stats = feature_statistics(teacher, image_shape)
+        bn_stats = feature_stats
+        bn_prior = bn_stats.available and cfg.feature_prior == "auto"
+        terms = ("adv", "bn", "oh", "ent") if bn_prior else ("adv", "oh", "ent")
         self.balance = BALANCE_RULES.get(method.balance_rule(cfg))(cfg, terms)
         torch.manual_seed(seed + 1)  # the generator's initial weights, identical on every rank
         generator = Generator(cfg.nz, cfg.ngf, image_shape, num_classes, cfg.conditional_generator).to(device)
@@ -89,7 +93,7 @@ class DistillTrainer:
         rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
         self.ctx = StepContext(cfg, teacher, student, student_train, generator, generator_train,
                                bn_stats, STUDENT_LOSSES.get(cfg.student_loss), num_classes,
-                               device, dist, rng)
+                               device, dist, rng, bn_prior)
         if cfg.student_optimizer == "adam":
             self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4)
         else:
@@ -112,7 +116,8 @@ class DistillTrainer:
         return {
             "fingerprint": self.fingerprint, "world_size": self.dist.world_size,
             "loop": {"epoch": s.epoch, "step": s.step, "tau": s.tau, "agreement": s.agreement,
-                     "elapsed": s.elapsed, "accum": s.accum, "history": s.history},
+                     "elapsed": s.elapsed, "accum": s.accum, "history": s.history,
+                     "accum_health": s.accum_health},
             "student": c.student.state_dict(), "generator": c.generator.state_dict(),
             "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
             "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
@@ -234,6 +239,7 @@ class DistillTrainer:
         if s.step == 0:
             probe = run_probe(c)
             s.agreement = probe.robust_agreement
+            s.accum_health = probe.health()
             s.tau = float(self.temperature_rule(probe, cfg))
             self.balance.update({}, probe)
             s.accum = {"generator": {}, "student_loss": 0.0, "student_steps": 0, "generator_steps": 0}
@@ -263,6 +269,7 @@ class DistillTrainer:
             "weights": self.balance.weights(),
             "loss_student": a["student_loss"] / max(1, a["student_steps"]),
             "generator_terms": {k: v / max(1, a["generator_steps"]) for k, v in a["generator"].items()},
+            "health": s.accum_health,
             "lr_student": self.opt_student.param_groups[0]["lr"],
             "wall_time": s.elapsed,
         }

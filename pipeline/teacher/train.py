@@ -84,7 +84,7 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
             x, y = train.x[idx].to(device), train.y[idx].to(device)
             x_adv = _adversarial_batch(model, x, y, cfg, generator)
             loss = _loss(model, x, x_adv, y, cfg)
-            value = float(loss)  # one host sync per step, which the running mean below needs anyway
+            value = float(loss.detach())  # one host sync per step, which the running mean below needs anyway
             if not math.isfinite(value):
                 raise ValidationError(f"teacher training diverged: non-finite loss ({value}) at epoch {epoch + 1}, "
                                       f"step {i + 1}; nothing was written (lower teacher.lr, or check the data)")

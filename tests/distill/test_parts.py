@@ -10,7 +10,7 @@ from dfard_pipeline.distill.generator_loss import generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe, mean_entropy
 from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
-from dfard_pipeline.distill.teacher_stats import BatchNormStatistics
+from dfard_pipeline.distill.teacher_stats import feature_statistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import UsageError
 
@@ -40,17 +40,52 @@ def test_latent_classes_are_balanced_and_seeded():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
-def test_bn_statistics_zero_at_running_stats_and_absent_for_script(digits_teacher):
-    stats = BatchNormStatistics(digits_teacher)
-    assert stats.available
+def _distances(teacher, stats, x):
     stats.enabled = True
-    digits_teacher(torch.rand(32, 1, 8, 8))
-    far = stats.collect()
-    assert far is not None and float(far) > 0
-    digits_teacher(torch.rand(32, 1, 8, 8))
-    assert stats.collect() is not None and stats.collect() is None  # collect() empties
-    scripted = torch.jit.trace(digits_teacher, torch.rand(2, 1, 8, 8))
-    assert not BatchNormStatistics(scripted).available
+    logits = teacher(x)
+    stats.enabled = False
+    return logits, stats.collect()
+
+
+def test_bn_statistics_of_every_teacher_format_agree(digits_teacher, tmp_path):
+    """Eager hooks, the torch.export graph tap and the converted TorchScript program compute the same
+    differentiable distance, and each still gives the teacher's logits."""
+    x = torch.rand(32, 1, 8, 8)
+    eager, eager_stats = feature_statistics(digits_teacher, (1, 8, 8))
+    program = torch.export.export(digits_teacher, (x[:2],), dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    exported, exported_stats = feature_statistics(program.module(), (1, 8, 8))
+    scripted, script_stats = feature_statistics(torch.jit.trace(digits_teacher, x[:2]), (1, 8, 8))
+    reference_logits, reference = _distances(eager, eager_stats, x)
+    assert eager_stats.describe() == {"prior": "bn", "layers": 3, "source": "eager hooks"}
+    for module, stats in ((exported, exported_stats), (scripted, script_stats)):
+        assert stats.available and stats.layers == 3, stats.describe()
+        logits, distance = _distances(module, stats, x.clone().requires_grad_(True))
+        assert torch.allclose(logits, reference_logits, atol=1e-5)
+        assert torch.allclose(distance, reference, rtol=1e-5) and float(distance) > 0
+        assert distance.requires_grad  # it steers the generator through the input
+    assert stats.collect() is None  # collect() empties; nothing is recorded while disabled
+    module(x)
+    assert stats.collect() is None
+
+
+def test_teachers_without_batch_norm_say_why():
+    class GroupNormTeacher(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.GroupNorm(2, 8), torch.nn.Flatten(),
+                                            torch.nn.Linear(8 * 6 * 6, 10))
+
+        def forward(self, x):
+            return self.body(x)
+
+    teacher = GroupNormTeacher().eval()
+    _, stats = feature_statistics(teacher, (1, 8, 8))
+    assert not stats.available and "GroupNorm" in stats.reason
+    program = torch.export.export(teacher, (torch.rand(2, 1, 8, 8),))
+    _, stats = feature_statistics(program.module(), (1, 8, 8))
+    assert not stats.available and "group_norm" in stats.reason
+    _, stats = feature_statistics(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), (1, 8, 8))
+    assert stats.describe()["reason"] == "the teacher has no normalisation layers"
 
 
 def test_generator_terms_signs_and_ranges():

@@ -244,3 +244,48 @@ def test_overwrite_that_fails_keeps_the_old_run(tmp_path, teacher_path, monkeypa
     with pytest.raises(ValidationError):
         run_distill(tiny(**{"seed": 2}), str(teacher_path), run_dir, overwrite=True, quiet=True)
     assert _tree(run_dir) == old
+
+
+@pytest.mark.parametrize("fmt", ["pt2", "torchscript"])
+def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teacher, fmt, capsys):
+    example = torch.rand(2, 1, 8, 8)
+    if fmt == "pt2":
+        program = torch.export.export(digits_teacher, (example,),
+                                      dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+        torch.export.save(program, str(tmp_path / "teacher.pt2"))
+        path = tmp_path / "teacher.pt2"
+    else:
+        torch.jit.trace(digits_teacher, example).save(str(tmp_path / "teacher.ts"))
+        path = tmp_path / "teacher.ts"
+    out = run_distill(tiny(), str(path), tmp_path / "run", input_shape=(1, 8, 8), quiet=True)
+    assert "feature-statistics prior: bn over 3 BatchNorm layers" in capsys.readouterr().err
+    records = [json.loads(line) for line in out.metrics.read_text().splitlines()]
+    for record in records:
+        assert set(record["weights"]) == {"adv", "bn", "oh", "ent"}
+        bn = record["generator_terms"]["bn"]
+        assert bn > 0 and bn == bn and bn != float("inf")
+        assert record["health"]["bn_distance"] > 0 and 0 < record["health"]["class_coverage"] <= 1
+    prior = torch.load(out.student, weights_only=True)["metrics"]["feature_prior"]
+    assert prior["prior"] == "bn" and prior["layers"] == 3 and prior["used"] is True
+
+
+def test_a_teacher_without_batch_norm_is_warned_about(tmp_path, capsys):
+    class LayerNormTeacher(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.LayerNorm(32),
+                                            torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+        def forward(self, x):
+            return self.body(x)
+
+    program = torch.export.export(LayerNormTeacher().eval(), (torch.rand(2, 1, 8, 8),),
+                                  dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    torch.export.save(program, str(tmp_path / "teacher.pt2"))
+    out = run_distill(tiny(), str(tmp_path / "teacher.pt2"), tmp_path / "run", quiet=True)
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if line.startswith("warning: no feature-statistics prior")]
+    assert len(warning) == 1 and "layer_norm" in warning[0] and "weaker student" in warning[0]
+    record = json.loads(out.metrics.read_text().splitlines()[-1])
+    assert set(record["weights"]) == {"adv", "oh", "ent"} and record["health"]["bn_distance"] is None
+    assert torch.load(out.student, weights_only=True)["metrics"]["feature_prior"]["prior"] is None
