@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.parity import compare_logits
 from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
@@ -115,6 +116,10 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
 
     started = time.perf_counter()
+    cpus = usable_cpus()
+    # PyTorch's pool (the reference's attacks) and the runtime's take turns, each at most the CPUs
+    # this process may use; PyTorch's default counts the host's cores, not the container's share.
+    torch.set_num_threads(min(torch.get_num_threads(), cpus.count))
     artifact = request.artifact
     if not artifact.is_file():
         raise UsageError(f"model artifact not found: {artifact}")
@@ -216,6 +221,7 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
                    "emulated": target.emulated, "latency_source": "host" if target.emulated else "device",
                    "host": target.host(), "providers_requested": info.providers_requested,
                    "providers_used": info.providers_used, "threads": info.threads, "versions": info.versions,
+                   "thread_pools": {"runtime": info.threads, "torch": torch.get_num_threads(), **cpus.to_dict()},
                    "readings": device_readings},
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
         "metrics": runtime_suite.to_dict(),

@@ -43,7 +43,8 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write verify.json here.")
 @click.option("--overwrite", is_flag=True, help="Replace verify.json/verify.md (and --json) if they exist.")
-@click.option("--threads", type=int, help="Runtime threads.  [default: all cores]")
+@click.option("--threads", type=int,
+              help="Runtime threads.  [default: the CPUs this process may use (affinity, cgroup quota)]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
 @quiet_option
 def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint, emulate, out, json_path, overwrite,

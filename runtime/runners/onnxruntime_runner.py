@@ -3,11 +3,11 @@ really uses: asking for CUDA and silently getting the CPU is an error, not a fal
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo, file_size
 
@@ -50,7 +50,7 @@ class OnnxRuntimeRunner(Runner):
                 "install onnxruntime-gpu in place of onnxruntime on a CUDA machine, or pick the cpu profile")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
+        options.intra_op_num_threads = self.threads or usable_cpus().count  # not os.cpu_count(): see cpus.py
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)

@@ -56,6 +56,8 @@ def test_fp32_onnx_passes_and_writes_the_documented_json(exported, profile, tmp_
     device = result["device"]
     assert device["providers_requested"] == ["CPUExecutionProvider"] == device["providers_used"]
     assert device["emulated"] is False and "onnxruntime" in device["versions"]
+    pools, usable = device["thread_pools"], len(__import__("os").sched_getaffinity(0))
+    assert pools["runtime"] == device["threads"] <= usable and 1 <= pools["torch"] <= usable == pools["affinity"]
     metrics, reference = result["metrics"], result["reference"]
     assert set(metrics["attacks"]) == {"transfer_pgd10", "transfer_cw", "square"}
     assert metrics["n"] == 100 and metrics["eps"] == 0.1
