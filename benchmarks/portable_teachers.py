@@ -66,8 +66,9 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         files = portable_files(teacher_path, Path(tmp))
-        for fmt in args.formats:
-            for seed in args.seeds:
+        # seeds outermost: formats alternate, so drift in this shared machine's speed hits them alike
+        for seed in args.seeds:
+            for fmt in args.formats:
                 overrides = {"seed": seed, "distill.eval_data": "digits"}
                 if fmt == "pt2_no_prior":
                     overrides["distill.feature_prior"] = "off"

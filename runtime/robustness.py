@@ -1,4 +1,4 @@
-"""Robustness measured on a runtime without gradients (../shared/DFARD.md, evaluation protocol):
+"""Robustness measured on a runtime without gradients (docs/method.md, evaluation protocol):
 transfer attacks crafted on the PyTorch reference, the black-box Square attack run on the runtime
 itself, and the per-sample worst case; the same suite white-box on the reference for comparison."""
 

@@ -100,9 +100,9 @@ def _check_contracts(artifact_contract, reference_contract, data, artifact: Path
 
 def _bar(total: int, desc: str, enabled: bool):
     """A tqdm bar (rate, ETA) over Square's query rounds; silent when not ``enabled``."""
-    from tqdm import tqdm
+    from dfard_pipeline.progress import bar
 
-    return tqdm(total=total, desc=desc, unit="query", disable=not enabled, leave=False)
+    return bar(enabled, total=total, desc=desc, unit="query", leave=False)
 
 
 def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None,

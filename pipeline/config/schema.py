@@ -63,7 +63,7 @@ class FixedGeneratorWeights:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """Data-free adversarial robustness distillation (../shared/DFARD.md)."""
+    """Data-free adversarial robustness distillation (docs/method.md)."""
 
     student: str = "digits_cnn_student"
     method: str = "dfard"  # dfard | combo | combo+ita | combo+agb

@@ -1,1 +1,1 @@
-"""Data-free adversarial robustness distillation (DFARD) as ../shared/DFARD.md defines it."""
+"""Data-free adversarial robustness distillation (DFARD) as docs/method.md defines it."""

@@ -1,7 +1,7 @@
 """Generator loss balance: fixed weights (baseline) and AGB, Adaptive Generator Balance.
 
 AGB here is our reconstruction of the paper's description (balance the generator's objectives
-adaptively so synthetic data keeps more of the teacher's information); see ../shared/DFARD.md.
+adaptively so synthetic data keeps more of the teacher's information); see docs/method.md.
 A rule is an object with ``update(terms, probe)`` (once per step, detached magnitudes),
 ``weights() -> {term: weight}``, ``state_dict()``/``load_state_dict()`` for resume, and two class
 attributes the generator step reads: ``measure`` and ``project_hardness``.

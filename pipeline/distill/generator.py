@@ -1,7 +1,7 @@
 """The DFARD generator: z ~ N(0, I) of size nz -> image in [0, 1] of the teacher's input shape.
 
 Linear -> (2*ngf, H/4, W/4) map, BN, two (upsample x2, conv3x3, BN, LeakyReLU 0.2) blocks,
-conv3x3 to C channels, sigmoid (../shared/DFARD.md, "Parts"). Any H, W divisible by 4.
+conv3x3 to C channels, sigmoid (docs/method.md, "Parts"). Any H, W divisible by 4.
 
 Our addition (``conditional=True``): a learned class embedding multiplies z. The `oh` term asks
 each sample to carry its drawn class y; an unconditional generator cannot know which y a sample

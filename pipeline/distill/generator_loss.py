@@ -1,4 +1,4 @@
-"""The generator's loss terms on a synthetic batch x = G(z) (../shared/DFARD.md).
+"""The generator's loss terms on a synthetic batch x = G(z) (docs/method.md).
 
 - ``adv``: -D(S(x), T(x)), teacher-student disagreement (L1 of logits as in DFAD, or KL).
 - ``bn``:  distance of the batch's teacher-BN statistics to the stored running statistics.

@@ -1,7 +1,7 @@
 """Distillation temperature rules: fixed (baseline) and ITA, Interactive Temperature Adjustment.
 
 ITA here is our reconstruction of the paper's one-sentence description ("inspired by human
-education", adjusted each epoch from the student's state); see ../shared/DFARD.md.
+education", adjusted each epoch from the student's state); see docs/method.md.
 Each rule maps the epoch's probe to a temperature tau >= 1.
 """
 
@@ -21,7 +21,7 @@ def fixed_temperature(probe: Probe | None, cfg: DistillConfig) -> float:
 
 @TEMPERATURE_RULES.register("entropy_match")
 def entropy_match(probe: Probe | None, cfg: DistillConfig, iterations: int = 40) -> float:
-    """DFARD.md's first rule, "teach at the student's level": the tau in [1, tau_max] at which the teacher's mean
+    """Our first rule, "teach at the student's level": the tau in [1, tau_max] at which the teacher's mean
     entropy equals the student's mean entropy on adversarial probe inputs (bisection; the
     teacher's entropy grows monotonically with tau)."""
     if probe is None:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dfard_pipeline.atomic import save_torch_atomic
 from dfard_pipeline.checkpoint.project import load_error
@@ -37,6 +36,8 @@ from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import FeatureStatistics, feature_statistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import CheckpointError, DfardError
+from dfard_pipeline.progress import bar as progress_bar
+from dfard_pipeline.progress import log_line
 
 
 class Interrupted(DfardError):
@@ -182,8 +183,9 @@ class DistillTrainer:
         cfg, s = self.cfg, self.state
         steps_per_epoch = 1 + cfg.generator_steps + cfg.student_steps
         total = cfg.epochs * steps_per_epoch
-        bar = tqdm(total=total, initial=s.epoch * steps_per_epoch + s.step, desc="distill",
-                   unit="step", disable=not self.progress, dynamic_ncols=True)
+        bar = progress_bar(self.progress, total=total, initial=s.epoch * steps_per_epoch + s.step, desc="distill",
+                           unit="step", dynamic_ncols=True)
+        epoch_started = time.monotonic()
         last_save, started = time.monotonic(), time.monotonic() - s.elapsed
         try:
             while s.epoch < cfg.epochs:
@@ -195,6 +197,13 @@ class DistillTrainer:
                     bar.set_postfix(tau=f"{s.tau:.2f}", agree=f"{s.agreement:.2f}",
                                     beta="fixed" if beta is None else f"{beta:.2f}",
                                     loss=f"{s.history[-1]['loss_student']:.3f}")
+                    record, seconds = s.history[-1], time.monotonic() - epoch_started
+                    distance = record["health"].get("bn_distance")
+                    log_line(self.progress, f"distill epoch {s.epoch}/{cfg.epochs}: tau {s.tau:.2f}, agreement "
+                             f"{s.agreement:.2f}, student loss {record['loss_student']:.3f}, bn_distance "
+                             f"{'-' if distance is None else f'{distance:.3f}'}, "
+                             f"{steps_per_epoch / seconds:.1f} steps/s")
+                    epoch_started = time.monotonic()
                     self.save()
                     last_save = time.monotonic()
                 elif self._save_due(last_save):

@@ -1,4 +1,4 @@
-"""White-box robustness of a PyTorch model on a labelled set (../shared/DFARD.md protocol):
+"""White-box robustness of a PyTorch model on a labelled set (docs/method.md protocol):
 clean accuracy, each attack's accuracy, and the per-sample worst case over the attacks run."""
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
@@ -23,6 +22,8 @@ from dfard_pipeline.device import memory_format, resolve_device
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
+from dfard_pipeline.progress import bar as progress_bar
+from dfard_pipeline.progress import log_line
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
                                                    total_steps=cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
     start_time = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc="teacher", unit="epoch", disable=not progress)
+    bar = progress_bar(progress, iterable=range(cfg.epochs), desc="teacher", unit="epoch")
     for epoch in bar:
+        epoch_start = time.perf_counter()
         model.train()
         order = torch.randperm(len(train), generator=generator)
         total, seen = 0.0, 0
@@ -94,6 +96,8 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
             schedule.step()
             total, seen = total + value * len(x), seen + len(x)
         bar.set_postfix(loss=f"{total / seen:.3f}")
+        log_line(progress, f"teacher epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.3f}, "
+                           f"{time.perf_counter() - epoch_start:.1f} s/epoch")
     model.eval()
     result = evaluate_robustness(model, test, cfg.eps, device=device, seed=seed)
     return TeacherResult(model.cpu(), result, time.perf_counter() - start_time)
