@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-UNSTABLE_CV = 0.25  # std/mean above this: the figures are not to be trusted as a budget
+# shared with the device script, so a bundle's figures are computed exactly as verify's own
+from dfard_pipeline.runtime.on_device import latency_stats
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,4 @@ def measure_latency(runner, shape: tuple[int, ...], batch: int, *, warmup: int =
         start = time.perf_counter()
         runner.infer(x)
         times[i] = (time.perf_counter() - start) * 1e3
-    mean, std = float(times.mean()), float(times.std())
-    cv = std / mean if mean > 0 else 0.0
-    return LatencyStats(batch=batch, iterations=iterations, p50_ms=float(np.percentile(times, 50)),
-                        p90_ms=float(np.percentile(times, 90)), p99_ms=float(np.percentile(times, 99)),
-                        mean_ms=mean, std_ms=std, cv=cv, unstable=cv > UNSTABLE_CV,
-                        throughput=batch / (mean / 1e3) if mean > 0 else 0.0, samples_ms=times.round(4).tolist())
+    return LatencyStats(**latency_stats(times, batch))

@@ -13,12 +13,12 @@ import torch
 
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
+from dfard_pipeline.runtime import verdict
 from dfard_pipeline.runtime.parity import compare_logits
 from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
 from dfard_pipeline.runtime.target import resolve_target
 
 SCHEMA = "dfard-pipeline.verify/1"
-MASKING_GAP = 0.05  # transfer accuracy this far above Square's: suspect gradient masking
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,6 @@ def _check_eps(eps, where: str) -> None:
         check_eps(where, float(eps))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-
-
-def _gate(name: str, value, threshold, passed: bool | None, note: str = "") -> dict:
-    return {"name": name, "value": value, "threshold": threshold, "passed": passed, **({"note": note} if note else {})}
 
 
 def _reference_path(request: VerifyRequest, manifest: dict) -> Path:
@@ -177,41 +173,13 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
         device_readings = sampler.summary()
         info = runner.info
 
-    gates, warnings = [], []
-    for name, result in parity.items():
-        floor = profile.gates.parity_floor(precision, name)
-        gates.append(_gate(f"parity_top1_{name}", result.top1_agreement, floor, result.top1_agreement >= floor))
-    clean_drop = reference_suite.clean_accuracy - runtime_suite.clean_accuracy
-    robust_drop = reference_suite.robust_accuracy - runtime_suite.robust_accuracy
-    gates.append(_gate("clean_accuracy_drop", clean_drop, profile.gates.max_clean_drop,
-                       clean_drop <= profile.gates.max_clean_drop))
-    gates.append(_gate("robust_accuracy_drop", robust_drop, profile.gates.max_robust_drop,
-                       robust_drop <= profile.gates.max_robust_drop))
-    if profile.gates.max_p99_ms_batch1 is not None and "1" in latency:
-        p99 = latency["1"].p99_ms
-        if target.emulated:
-            gates.append(_gate("p99_ms_batch1", p99, profile.gates.max_p99_ms_batch1, None,
-                               "not gated: emulated, this is host latency, not the device's"))
-        else:
-            gates.append(_gate("p99_ms_batch1", p99, profile.gates.max_p99_ms_batch1,
-                               p99 <= profile.gates.max_p99_ms_batch1))
-    transfer_min = min(v for k, v in runtime_suite.attacks.items() if k.startswith("transfer_"))
-    if transfer_min - runtime_suite.attacks["square"] > MASKING_GAP:
-        warnings.append(f"possible gradient masking: the runtime resists transfer attacks ({transfer_min:.1%}) "
-                        f"far better than the black-box Square attack ({runtime_suite.attacks['square']:.1%})")
-    square_gap = runtime_suite.attacks["square"] - reference_suite.attacks["square"]
-    if square_gap > MASKING_GAP:
-        warnings.append("Square finds fewer adversarial examples on the runtime "
-                        f"({runtime_suite.attacks['square']:.1%} robust) than on the reference "
-                        f"({reference_suite.attacks['square']:.1%}): quantised or low-precision logits flatten "
-                        "the margin Square searches on, which is not robustness; the transfer attacks set the "
-                        "worst case here")
-    for size, stats in latency.items():
-        if stats.unstable:
-            warnings.append(f"latency at batch {size} is unstable (cv {stats.cv:.2f}): a busy or throttling host")
-    if data_note:
-        warnings.append(data_note)
-    passed = all(g["passed"] is not False for g in gates)
+    metrics, reference_metrics = runtime_suite.to_dict(), reference_suite.to_dict()
+    parity_data = {name: result.to_dict() for name, result in parity.items()}
+    latency_data = {size: stats.to_dict() for size, stats in latency.items()}
+    gates = verdict.evaluate_gates(profile, precision, metrics, reference_metrics, parity_data, latency_data,
+                                   target.emulated)
+    warnings = verdict.warnings_for(metrics, reference_metrics, latency_data, data_note)
+    passed = verdict.passed(gates)
     whitebox_pgd = reference_suite.attacks[f"pgd{budget.pgd_steps}"]
     payload = {
         "artifact": {"path": str(artifact), "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size,
@@ -224,11 +192,11 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
                    "thread_pools": {"runtime": info.threads, "torch": torch.get_num_threads(), **cpus.to_dict()},
                    "readings": device_readings},
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
-        "metrics": runtime_suite.to_dict(),
+        "metrics": metrics,
         "reference": {"path": str(reference_path), "sha256": reference.sha256,
-                      **reference_suite.to_dict(), "whitebox_pgd": whitebox_pgd},
-        "parity": {name: result.to_dict() for name, result in parity.items()},
-        "latency": {size: stats.to_dict() for size, stats in latency.items()},
+                      **reference_metrics, "whitebox_pgd": whitebox_pgd},
+        "parity": parity_data,
+        "latency": latency_data,
         "latency_samples_ms": {size: stats.samples_ms for size, stats in latency.items()},
         "resources": {"model_bytes": artifact.stat().st_size, "threads": info.threads,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},

@@ -19,13 +19,17 @@ Examples:
   dfard-pipeline verify --model student.fp16.engine --device jetson          # on the Jetson itself
   dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --emulate
   dfard-pipeline verify --model student.fp32.onnx --data synthetic           # no labelled data at all
+  dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --bundle b/   # for the device
+  dfard-pipeline verify --collect b/                                         # after verify_on_device.py ran
+  dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --remote nano@10.0.0.7
 
-Robust accuracy on the runtime is the per-sample worst case over PGD and CW crafted on the PyTorch
+The device needs neither PyTorch nor dfard-pipeline for --bundle and --remote: only Python, numpy
+and the runtime. Robust accuracy on the runtime is the per-sample worst case over PGD and CW crafted on the PyTorch
 reference (transfer) and the black-box Square attack run on the runtime itself. Writes verify.json
 (stable, documented in the README) and verify.md. Exit 0: every gate passed; 1: a gate failed;
 2: usage error.""")
-@click.option("--model", "artifact", required=True, type=click.Path(dir_okay=False),
-              help="The artifact: .onnx, .engine or a .pt checkpoint.")
+@click.option("--model", "artifact", type=click.Path(dir_okay=False),
+              help="The artifact: .onnx, .engine or a .pt checkpoint.  [required, except with --collect]")
 @click.option("--reference", type=click.Path(dir_okay=False),
               help="PyTorch reference checkpoint.  [default: the manifest's source checkpoint]")
 @click.option("--device", default="cpu", show_default=True,
@@ -43,30 +47,64 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write verify.json here.")
 @click.option("--overwrite", is_flag=True, help="Replace verify.json/verify.md (and --json) if they exist.")
+@click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
+              help="Write a folder for the device (artifact, arrays, verify_on_device.py) instead of running here.")
+@click.option("--collect", "collect_dir", type=click.Path(file_okay=False),
+              help="Turn a bundle the device has run into verify.json and verify.md.")
+@click.option("--remote", help="[USER@]HOST[:PORT]: bundle, run it there over ssh/scp, collect.")
+@click.option("--remote-python", default="python3", show_default=True, help="Python on the remote host.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False, exists=True),
+              help="An ssh config file to use instead of ~/.ssh/config.")
 @click.option("--threads", type=int,
               help="Runtime threads.  [default: the CPUs this process may use (affinity, cgroup quota)]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
 @quiet_option
 def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint, emulate, out, json_path, overwrite,
-           threads, seed, quiet):
+           bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed, quiet):
     import sys
 
-    from dfard_pipeline.cli.options import check_output
+    from dfard_pipeline.errors import UsageError
     from dfard_pipeline.export.spec import manifest_path
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
-    request = VerifyRequest(artifact=Path(artifact), device=device, reference=Path(reference) if reference else None,
-                            data=data, eps=eps, n=n, emulate=emulate, teacher=Path(teacher) if teacher else None,
-                            trust_teacher=trust_checkpoint,
-                            seed=seed, threads=threads)
-    out_dir = Path(out) if out else Path(artifact).with_name(f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
-    # Every output is checked before minutes of attacks, and none may replace an input.
-    inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
-    for path in (out_dir / "verify.json", out_dir / "verify.md", *([Path(json_path)] if json_path else [])):
-        check_output(path, overwrite, inputs, create_parent=path.parent == out_dir)
+    if collect_dir and (artifact or bundle_dir or remote):
+        raise UsageError("--collect reads a bundle the device has run: pass it alone (with --out/--json)")
+    if not collect_dir and not artifact:
+        raise UsageError("pass --model ARTIFACT (or --collect BUNDLE)")
+    if bundle_dir and emulate and not remote:
+        raise UsageError("--emulate is for the device half: run `python3 verify_on_device.py --emulate` there")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
-    result = verify_artifact(request, progress=log, bars=not quiet)
+    if collect_dir:
+        from dfard_pipeline.runtime.bundle import collect_bundle
+
+        out_dir = Path(out) if out else Path(collect_dir)
+        _check_outputs(out_dir, json_path, overwrite, ())
+        result = collect_bundle(Path(collect_dir))
+    else:
+        request = VerifyRequest(artifact=Path(artifact), device=device,
+                                reference=Path(reference) if reference else None, data=data, eps=eps, n=n,
+                                emulate=emulate and not (bundle_dir or remote), trust_teacher=trust_checkpoint,
+                                teacher=Path(teacher) if teacher else None, seed=seed, threads=threads)
+        out_dir = Path(out) if out else Path(artifact).with_name(
+            f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
+        inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
+        if bundle_dir and not remote:
+            from dfard_pipeline.runtime.bundle import write_bundle
+
+            folder = write_bundle(request, Path(bundle_dir), overwrite=overwrite, progress=log, bars=not quiet)
+            click.echo(f"bundle for {device} -> {folder}\n  on the device: python3 {folder.name}/verify_on_device.py"
+                       f"\n  then here:     dfard-pipeline verify --collect {folder}")
+            return
+        _check_outputs(out_dir, json_path, overwrite, inputs)
+        if remote:
+            from dfard_pipeline.runtime.remote import RemoteHost, verify_remote
+
+            host = RemoteHost.parse(remote, Path(ssh_config) if ssh_config else None)
+            result = verify_remote(request, host, Path(bundle_dir) if bundle_dir else out_dir / "bundle",
+                                   python=remote_python, emulate=emulate, progress=log, bars=not quiet)
+        else:
+            result = verify_artifact(request, progress=log, bars=not quiet)
     json_file, md_file = write_verify_outputs(result, out_dir, Path(json_path) if json_path else None)
     data_out = result.to_dict()
     m = data_out["metrics"]
@@ -82,3 +120,11 @@ def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint,
         click.echo(f"  warning: {warning}")
     if not result.passed:
         sys.exit(1)
+
+
+def _check_outputs(out_dir: Path, json_path: str | None, overwrite: bool, inputs: tuple) -> None:
+    """Every output is checked before minutes of attacks, and none may replace an input."""
+    from dfard_pipeline.cli.options import check_output
+
+    for path in (out_dir / "verify.json", out_dir / "verify.md", *([Path(json_path)] if json_path else [])):
+        check_output(path, overwrite, inputs, create_parent=path.parent == out_dir)

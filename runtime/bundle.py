@@ -1,0 +1,214 @@
+"""verify's two halves apart: ``write_bundle`` does on the workstation everything that needs
+PyTorch (the reference's white-box and Square attacks, the transfer sets, reference logits) and
+writes a self-contained folder; the device runs its ``verify_on_device.py`` (numpy and the runtime
+only); ``collect_bundle`` turns the device's result into the usual verify.json, with the same gates.
+
+Bundle folder: the artifact and its manifest, ``bundle.json`` (profile, eps, seed, the reference's
+results, what was requested), ``arrays.npz`` (images, labels, transfer sets, reference logits) and
+``verify_on_device.py``. The device adds ``device_result.json`` and ``device_logits.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dfard_pipeline.errors import UsageError
+from dfard_pipeline.runtime import on_device, verdict
+
+DEVICE_FILES = ("device_result.json", "device_logits.npz")
+
+
+def _profile_for_bundle(device: str, artifact: Path):
+    from dfard_pipeline.runtime.profiles import load_profile
+    from dfard_pipeline.runtime.runners import ARTIFACT_KINDS
+
+    if device == "jetson":
+        raise UsageError("--bundle needs the device's own profile (jetson-orin-nano, jetson-orin-nx, "
+                         "jetson-agx-orin, or a profile YAML): the bundle is made before the device is seen")
+    profile = load_profile(device)
+    kind = ARTIFACT_KINDS.get(artifact.suffix)
+    if kind not in ("onnxruntime", "tensorrt"):
+        raise UsageError(f"{artifact.name}: a bundle carries an .onnx or .engine artifact, not {artifact.suffix}")
+    if kind != profile.runtime:
+        raise UsageError(f"{artifact.name} runs on {kind}, profile {profile.name} on {profile.runtime}: export "
+                         f"{'an .engine on the device' if profile.runtime == 'tensorrt' else 'the .onnx'} for it")
+    return profile
+
+
+def write_bundle(request, folder: Path, *, overwrite: bool = False,
+                 progress: Callable[[str], None] = lambda _m: None, bars: bool = False) -> Path:
+    """Everything verify needs PyTorch for, done here; the bundle for the device written at ``folder``."""
+    import torch
+
+    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.config import to_dict
+    from dfard_pipeline.export.spec import manifest_path
+    from dfard_pipeline.models.contract import InputContract
+    from dfard_pipeline.runtime.data_source import load_verify_data
+    from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, run_square, square_rounds
+    from dfard_pipeline.runtime.runners import read_manifest
+    from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
+    from dfard_pipeline.runtime.verify import _bar, _check_contracts, _check_eps, _reference_path
+
+    started = time.perf_counter()
+    artifact = request.artifact
+    if not artifact.is_file():
+        raise UsageError(f"model artifact not found: {artifact}")
+    if folder.exists() and not overwrite:
+        raise UsageError(f"{folder} already exists; pass --overwrite to replace it")
+    profile = _profile_for_bundle(request.device, artifact)
+    manifest = read_manifest(artifact)
+    if manifest is None:
+        raise UsageError(f"{artifact.name} has no manifest ({artifact.name}.json); re-export it")
+    precision = manifest.get("export", {}).get("precision", "fp32")
+    if precision not in profile.precisions:
+        raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
+    reference_path = _reference_path(request, manifest)
+    reference = load_teacher(reference_path)
+    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
+    if eps is None:
+        raise UsageError("no eps recorded in the reference; pass --eps")
+    _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {artifact.name}")
+    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
+                                       trust_teacher=request.trust_teacher)
+    _check_contracts(InputContract.from_dict(manifest["contract"]), reference.contract, data, artifact)
+    x, y, budget = data.x, data.y, profile.attacks
+
+    progress(f"crafting PGD-{budget.pgd_steps}{' and CW' if budget.cw_steps else ''} on the PyTorch reference "
+             f"({len(x)} images, eps {eps:g})")
+    transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
+                              seed=request.seed)
+    ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
+    with torch.no_grad():
+        progress(f"Square ({budget.square_queries} queries) on the reference")
+        with _bar(square_rounds(len(x), budget.square_queries), "Square on reference", bars) as bar:
+            ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
+                                                 p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
+        reference_suite = evaluate_suite(ref_predict, x, y, eps, {**transfer, "square": ref_square}, ref_queries)
+        parity_attack = f"pgd{budget.pgd_steps}"
+        logits_clean = reference.module(x).float().numpy()
+        logits_adv = reference.module(transfer[parity_attack]).float().numpy()
+    suite = reference_suite.to_dict()
+    bundle = {
+        "schema": on_device.BUNDLE_SCHEMA, "id": uuid.uuid4().hex,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "artifact": {"file": artifact.name, "path": str(artifact), "sha256": file_sha256(artifact),
+                     "bytes": artifact.stat().st_size,
+                     "format": manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
+                     "precision": precision},
+        "profile": {"name": profile.name, "runtime": profile.runtime, "jetson_model": profile.jetson_model,
+                    "providers": [provider_name(p) for p in profile.providers],
+                    "batch_sizes": list(profile.batch_sizes),
+                    "warmup": profile.warmup, "iterations": profile.iterations,
+                    "attacks": {"square_queries": budget.square_queries, "square_p_init": budget.square_p_init}},
+        "profile_full": to_dict(profile), "eps": float(eps), "seed": request.seed,
+        "transfer": sorted(transfer), "parity_attack": parity_attack,
+        "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
+        "data_note": data_note,
+        "reference": {"path": str(reference_path), "sha256": reference.sha256, **suite,
+                      "whitebox_pgd": suite["attacks"][parity_attack]},
+        "workstation_seconds": None,
+    }
+    arrays = {"x": x.numpy().astype(np.float32), "y": y.numpy().astype(np.int64),
+              "reference_logits_clean": logits_clean, "reference_logits_adversarial": logits_adv,
+              **{f"transfer_{k}": v.numpy().astype(np.float32) for k, v in transfer.items()}}
+    with tempfile.TemporaryDirectory(dir=folder.parent if folder.parent.exists() else None,
+                                     prefix=f".{folder.name}.") as tmp:
+        staging = Path(tmp) / "bundle"
+        staging.mkdir()
+        shutil.copy2(artifact, staging / artifact.name)
+        shutil.copy2(manifest_path(artifact), staging / manifest_path(artifact).name)
+        np.savez(staging / "arrays.npz", **arrays)
+        shutil.copy2(on_device.__file__, staging / "verify_on_device.py")
+        bundle["workstation_seconds"] = time.perf_counter() - started
+        (staging / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    return folder
+
+
+def _read_json(path: Path, schema: str) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: unreadable ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise UsageError(f"{path}: not a {schema} file")
+    return data
+
+
+def collect_bundle(folder: Path):
+    """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
+    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.config import from_dict
+    from dfard_pipeline.errors import DfardError
+    from dfard_pipeline.runtime.parity import compare_logits
+    from dfard_pipeline.runtime.profiles import DeviceProfile
+    from dfard_pipeline.runtime.verify import VerifyResult
+
+    folder = Path(folder)
+    bundle = _read_json(folder / "bundle.json", on_device.BUNDLE_SCHEMA)
+    device = _read_json(folder / "device_result.json", on_device.RESULT_SCHEMA)
+    if device.get("bundle_id") != bundle.get("id"):
+        raise UsageError(f"{folder}/device_result.json was made from another bundle; run verify_on_device.py "
+                         "in this folder again")
+    artifact = folder / bundle["artifact"]["file"]
+    if not artifact.is_file() or file_sha256(artifact) != bundle["artifact"]["sha256"]:
+        raise UsageError(f"{artifact} is not the artifact this bundle was made for (sha256 differs)")
+    try:
+        profile = from_dict(DeviceProfile, bundle["profile_full"], where="bundle profile")
+        arrays = np.load(folder / "arrays.npz", allow_pickle=False)
+        logits = np.load(folder / "device_logits.npz", allow_pickle=False)
+        precision = bundle["artifact"]["precision"]
+        parity = {name: compare_logits(arrays[f"reference_logits_{key}"], logits[key], name=name,
+                                       min_agreement=profile.gates.parity_floor(precision, name)).to_dict()
+                  for name, key in (("clean", "clean"), ("adversarial", "adversarial"))}
+        metrics, reference = device["metrics"], bundle["reference"]
+        latency = {size: {k: v for k, v in stats.items() if k != "samples_ms"}
+                   for size, stats in device["latency"].items()}
+        gates = verdict.evaluate_gates(profile, precision, metrics, reference, parity, latency, device["emulated"])
+        warnings = verdict.warnings_for(metrics, reference, latency, bundle.get("data_note"))
+    except DfardError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{folder}: the bundle or the device's result is incomplete ({type(exc).__name__}: "
+                         f"{exc})") from None
+    runtime = device["runtime"]
+    payload = {
+        "artifact": {k: v for k, v in bundle["artifact"].items() if k != "file"},
+        "device": {"profile": profile.name, "description": profile.description, "runtime": runtime["runtime"],
+                   "emulated": device["emulated"], "latency_source": "host" if device["emulated"] else "device",
+                   "host": device["host"], "providers_requested": bundle["profile"]["providers"],
+                   "providers_used": runtime["providers_used"], "threads": runtime["threads"],
+                   "versions": runtime["versions"], "readings": device["readings"],
+                   "torch_imported": device["torch_imported"]},
+        "data": bundle["data"],
+        "metrics": metrics,
+        "reference": reference,
+        "parity": parity,
+        "latency": latency,
+        "latency_samples_ms": {size: stats["samples_ms"] for size, stats in device["latency"].items()},
+        "resources": {"model_bytes": bundle["artifact"]["bytes"], "threads": runtime["threads"],
+                      "peak_rss_mib": device.get("peak_rss_mib")},
+        "gates": gates,
+        "warnings": warnings,
+        "robust_vs_whitebox_pgd": metrics["robust_accuracy"] - reference["whitebox_pgd"],
+        "bundle": {"path": str(folder), "id": bundle["id"], "workstation_seconds": bundle["workstation_seconds"],
+                   "device_seconds": device["wall_time_s"]},
+        "wall_time_s": bundle["workstation_seconds"] + device["wall_time_s"],
+    }
+    return VerifyResult(verdict.passed(gates), payload)
