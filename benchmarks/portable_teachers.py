@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(HERE.parent / "configs" / "digits.yaml"))
     parser.add_argument("--formats", nargs="+", default=list(FORMATS[:3]), choices=FORMATS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, help="distill.epochs (e.g. a short timing-only run)")
     parser.add_argument("--name", default="portable_teachers")
     args = parser.parse_args()
 
@@ -69,7 +70,8 @@ def main() -> None:
         # seeds outermost: formats alternate, so drift in this shared machine's speed hits them alike
         for seed in args.seeds:
             for fmt in args.formats:
-                overrides = {"seed": seed, "distill.eval_data": "digits"}
+                overrides = {"seed": seed, "distill.eval_data": "digits",
+                             **({"distill.epochs": args.epochs} if args.epochs else {})}
                 if fmt == "pt2_no_prior":
                     overrides["distill.feature_prior"] = "off"
                 start = time.perf_counter()

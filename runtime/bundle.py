@@ -58,7 +58,14 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, run_square, square_rounds
     from dfard_pipeline.runtime.runners import read_manifest
     from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
-    from dfard_pipeline.runtime.verify import _bar, _check_contracts, _check_eps, _reference_path
+    from dfard_pipeline.runtime.verify import (
+        _bar,
+        _check_contracts,
+        _check_eps,
+        _reference_path,
+        autoattack_accuracy,
+        suite_label,
+    )
 
     started = time.perf_counter()
     artifact = request.artifact
@@ -84,10 +91,10 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     _check_contracts(InputContract.from_dict(manifest["contract"]), reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
 
-    progress(f"crafting PGD-{budget.pgd_steps}{' and CW' if budget.cw_steps else ''} on the PyTorch reference "
-             f"({len(x)} images, eps {eps:g})")
+    suite = request.suite or budget.suite
+    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
     transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
-                              seed=request.seed)
+                              seed=request.seed, suite=suite)
     ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
     with torch.no_grad():
         progress(f"Square ({budget.square_queries} queries) on the reference")
@@ -98,7 +105,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
         parity_attack = f"pgd{budget.pgd_steps}"
         logits_clean = reference.module(x).float().numpy()
         logits_adv = reference.module(transfer[parity_attack]).float().numpy()
-    suite = reference_suite.to_dict()
+    reference_metrics = reference_suite.to_dict()
     bundle = {
         "schema": on_device.BUNDLE_SCHEMA, "id": uuid.uuid4().hex,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -115,8 +122,10 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
         "transfer": sorted(transfer), "parity_attack": parity_attack,
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
         "data_note": data_note,
-        "reference": {"path": str(reference_path), "sha256": reference.sha256, **suite,
-                      "whitebox_pgd": suite["attacks"][parity_attack]},
+        "reference": {"path": str(reference_path), "sha256": reference.sha256, **reference_metrics,
+                      "whitebox_pgd": reference_metrics["attacks"][parity_attack],
+                      **autoattack_accuracy(reference_metrics)},
+        "suite": suite,
         "workstation_seconds": None,
     }
     arrays = {"x": x.numpy().astype(np.float32), "y": y.numpy().astype(np.int64),
@@ -207,6 +216,7 @@ def collect_bundle(folder: Path):
         "gates": gates,
         "warnings": warnings,
         "robust_vs_whitebox_pgd": metrics["robust_accuracy"] - reference["whitebox_pgd"],
+        "suite": bundle["suite"],
         "bundle": {"path": str(folder), "id": bundle["id"], "workstation_seconds": bundle["workstation_seconds"],
                    "device_seconds": device["wall_time_s"]},
         "wall_time_s": bundle["workstation_seconds"] + device["wall_time_s"],

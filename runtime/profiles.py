@@ -17,6 +17,7 @@ class AttackBudget:
     cw_steps: int = 20  # 0: no CW transfer attack (a shorter suite: PGD transfer + Square)
     square_queries: int = 1000
     square_p_init: float = 0.3
+    suite: Literal["quick", "standard", "autoattack"] = "standard"  # what --suite defaults to (autoattack.py)
 
     def __post_init__(self) -> None:
         if min(self.pgd_steps, self.square_queries) < 1:

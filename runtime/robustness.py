@@ -35,9 +35,14 @@ def _correct(predict: Predict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
 
 def craft_transfer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, pgd_steps: int,
-                   cw_steps: int, seed: int) -> dict[str, torch.Tensor]:
+                   cw_steps: int, seed: int, suite: str = "quick") -> dict[str, torch.Tensor]:
     """White-box PGD and CW examples on the PyTorch reference (they become transfer attacks);
-    ``cw_steps=0`` leaves CW out."""
+    ``cw_steps=0`` leaves CW out; the ``standard`` and ``autoattack`` suites add AutoAttack's
+    (``runtime/autoattack.py``)."""
+    from dfard_pipeline.runtime.autoattack import EXTRA_ATTACKS, autoattack_examples
+
+    extra = {name: autoattack_examples(model, x, y, eps, attacks, seed)
+             for name, attacks in EXTRA_ATTACKS[suite].items()}
     generator = torch.Generator().manual_seed(seed)
     out: dict[str, list[torch.Tensor]] = {f"pgd{pgd_steps}": [], **({"cw": []} if cw_steps else {})}
     for i in range(0, len(x), BATCH):
@@ -45,7 +50,7 @@ def craft_transfer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps
         out[f"pgd{pgd_steps}"].append(pgd(model, xb, yb, eps=eps, steps=pgd_steps, generator=generator))
         if cw_steps:
             out["cw"].append(cw_inf(model, xb, yb, eps=eps, steps=cw_steps, generator=generator))
-    return {name: torch.cat(parts) for name, parts in out.items()}
+    return {**{name: torch.cat(parts) for name, parts in out.items()}, **extra}
 
 
 def square_rounds(n: int, queries: int) -> int:

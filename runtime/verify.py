@@ -32,6 +32,7 @@ class VerifyRequest:
     emulate: bool = False
     teacher: Path | None = None  # labels for --data synthetic
     trust_teacher: bool = False  # --trust-checkpoint: the teacher may hold pickled objects
+    suite: str | None = None  # quick | standard | autoattack (runtime/autoattack.py); None: the profile's
     seed: int = 0
     threads: int | None = None
 
@@ -42,6 +43,10 @@ class VerifyRequest:
             raise UsageError(f"--n must be >= 1, got {self.n}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"--threads must be >= 1, got {self.threads}")
+        from dfard_pipeline.runtime.autoattack import SUITES
+
+        if self.suite is not None and self.suite not in SUITES:
+            raise UsageError(f"--suite {self.suite}: choose one of {', '.join(SUITES)}")
 
 
 @dataclass
@@ -51,6 +56,19 @@ class VerifyResult:
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "passed": self.passed, **self.data}
+
+
+def suite_label(budget, suite: str) -> str:
+    """What a suite crafts on the reference, for progress lines."""
+    parts = [f"PGD-{budget.pgd_steps}", *(["CW"] if budget.cw_steps else []),
+             *{"quick": [], "standard": ["APGD-CE"], "autoattack": ["AutoAttack"]}[suite]]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def autoattack_accuracy(reference_metrics: dict) -> dict:
+    """``reference.autoattack_accuracy``: AutoAttack's robust accuracy on the reference, when it ran."""
+    attacks = reference_metrics["attacks"]
+    return {"autoattack_accuracy": attacks["autoattack"]} if "autoattack" in attacks else {}
 
 
 def _check_eps(eps, where: str) -> None:
@@ -138,10 +156,10 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
 
-    attacks = f"PGD-{budget.pgd_steps}" + (" and CW" if budget.cw_steps else "")
-    progress(f"crafting {attacks} on the PyTorch reference ({len(x)} images, eps {eps:g})")
+    suite = request.suite or budget.suite
+    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
     transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
-                              seed=request.seed)
+                              seed=request.seed, suite=suite)
     ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
     with torch.no_grad():
         progress(f"Square ({budget.square_queries} queries) on the reference")
@@ -194,7 +212,9 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
         "metrics": metrics,
         "reference": {"path": str(reference_path), "sha256": reference.sha256,
-                      **reference_metrics, "whitebox_pgd": whitebox_pgd},
+                      **reference_metrics, "whitebox_pgd": whitebox_pgd,
+                      **autoattack_accuracy(reference_metrics)},
+        "suite": suite,
         "parity": parity_data,
         "latency": latency_data,
         "latency_samples_ms": {size: stats.samples_ms for size, stats in latency.items()},

@@ -38,6 +38,9 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @click.option("--data", default="digits", show_default=True,
               help="digits, cifar10:PATH, cifar100:PATH, npz:PATH or synthetic.")
 @click.option("--eps", type=float, help="L-inf radius.  [default: the student's recorded eps]")
+@click.option("--suite", type=click.Choice(["quick", "standard", "autoattack"]),
+              help="Attacks: quick (PGD, CW, Square), standard (+ AutoAttack's APGD-CE), autoattack (+ AutoAttack "
+                   "standard: APGD-CE, APGD-T, FAB-T, Square 5000).  [default: the profile's, standard]")
 @click.option("--n", type=int, help="Use the first N samples (comparable across runs).  [default: all]")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher that labels --data synthetic.")
 @click.option("--trust-checkpoint", is_flag=True,
@@ -59,8 +62,8 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
               help="Runtime threads.  [default: the CPUs this process may use (affinity, cgroup quota)]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
 @quiet_option
-def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint, emulate, out, json_path, overwrite,
-           bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed, quiet):
+def verify(artifact, reference, device, data, eps, suite, n, teacher, trust_checkpoint, emulate, out, json_path,
+           overwrite, bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed, quiet):
     import sys
 
     from dfard_pipeline.errors import UsageError
@@ -85,7 +88,8 @@ def verify(artifact, reference, device, data, eps, n, teacher, trust_checkpoint,
         request = VerifyRequest(artifact=Path(artifact), device=device,
                                 reference=Path(reference) if reference else None, data=data, eps=eps, n=n,
                                 emulate=emulate and not (bundle_dir or remote), trust_teacher=trust_checkpoint,
-                                teacher=Path(teacher) if teacher else None, seed=seed, threads=threads)
+                                teacher=Path(teacher) if teacher else None, seed=seed, threads=threads,
+                                suite=suite)
         out_dir = Path(out) if out else Path(artifact).with_name(
             f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
         inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)

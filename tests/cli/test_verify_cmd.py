@@ -59,7 +59,8 @@ def test_fp32_onnx_passes_and_writes_the_documented_json(exported, profile, tmp_
     pools, usable = device["thread_pools"], len(__import__("os").sched_getaffinity(0))
     assert pools["runtime"] == device["threads"] <= usable and 1 <= pools["torch"] <= usable == pools["affinity"]
     metrics, reference = result["metrics"], result["reference"]
-    assert set(metrics["attacks"]) == {"transfer_pgd10", "transfer_cw", "square"}
+    assert set(metrics["attacks"]) == {"transfer_pgd10", "transfer_cw", "transfer_apgd_ce", "square"}  # standard
+    assert result["suite"] == "standard" and "autoattack_accuracy" not in reference
     assert metrics["n"] == 100 and metrics["eps"] == 0.1
     assert metrics["robust_accuracy"] <= min(metrics["attacks"].values()) <= metrics["clean_accuracy"]
     # FP32 ONNX is the same function as the reference: the same numbers within a point
