@@ -76,6 +76,22 @@ def memory_format(device: torch.device, choice: str, flags: set[str] | None = No
     return torch.channels_last if flags and "avx512f" in flags else torch.contiguous_format
 
 
+def set_deterministic(enabled: bool) -> None:
+    """``distill.deterministic`` / ``teacher.deterministic``: the same seed gives the same weights on
+    a GPU too. PyTorch is asked for deterministic algorithms only (an op without one is an error, not
+    a silent variation), cuDNN's autotuner is off, and cuBLAS gets the fixed workspace its
+    deterministic mode requires (set before the first cuBLAS call). On a GPU this costs speed
+    (no autotuned convolutions, deterministic scatter/index kernels); on a CPU PyTorch's kernels are
+    already deterministic for these models, so it changes nothing measurable there."""
+    import os
+
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = False if enabled else torch.backends.cudnn.benchmark
+
+
 def autocast(device: torch.device, precision: str):
     """Mixed-precision context for forward passes: bf16 on CPU or CUDA, fp16 on CUDA only."""
     check_precision(device, precision)

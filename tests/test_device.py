@@ -29,3 +29,16 @@ def test_memory_format_auto_is_channels_last_on_cuda_and_avx512_only():
     assert memory_format(torch.device("cuda"), "auto", flags={"avx2"}) == torch.channels_last
     assert memory_format(CPU, "channels_last", flags={"avx2"}) == torch.channels_last
     assert memory_format(CPU, "contiguous", flags={"avx512f"}) == torch.contiguous_format
+
+
+def test_deterministic_switch_sets_and_clears_the_flags(monkeypatch):
+    from dfard_pipeline.device import set_deterministic
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        set_deterministic(True)
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert not torch.backends.cudnn.benchmark and __import__("os").environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        set_deterministic(False)
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic

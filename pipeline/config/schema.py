@@ -44,6 +44,7 @@ class TeacherConfig:
     trades_beta: float = 6.0
     device: Device = "auto"
     memory_format: MemoryFormat = "auto"  # as distill.memory_format
+    deterministic: bool = False  # as distill.deterministic
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):
@@ -106,6 +107,7 @@ class DistillConfig:
     device: Device = "auto"
     precision: Precision = "fp32"
     memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX-512 CPUs (device.py)
+    deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 

@@ -16,7 +16,7 @@ import torch
 from dfard_pipeline.atomic import folder_writable, save_torch_atomic, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
-from dfard_pipeline.device import check_precision, precision_warning, resolve_device
+from dfard_pipeline.device import check_precision, precision_warning, resolve_device, set_deterministic
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
@@ -115,6 +115,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
     cfg = config.distill
     device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)  # fail before any output is written
+    set_deterministic(cfg.deterministic)
     dist = init_distributed(device.type)
     if dist.is_main and (warning := precision_warning(device, cfg.precision)):
         click.echo(f"warning: {warning}", err=True)

@@ -57,8 +57,8 @@ def frozen(module: nn.Module):
             p.requires_grad_(flag)
 
 
-def check_finite(value: torch.Tensor, where: str) -> None:
-    if not math.isfinite(float(value)):
+def check_finite(value: float, where: str) -> None:
+    if not math.isfinite(value):
         raise ValidationError(f"non-finite loss ({float(value)}) at {where}; the last good "
                               "checkpoint is kept: lower the learning rates or use --precision fp32")
 
@@ -121,9 +121,10 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
         targets = teacher_logits.detach().argmax(1)
     terms = generator_terms(teacher_logits, student_logits, targets, bn_loss, cfg.generator_adv_loss)
     values = ctx.dist.mean(torch.stack([terms[k].detach().float() for k in terms]))
-    magnitudes = {k: float(v) for k, v in zip(terms, values, strict=True)}
+    # One read of all terms (a host sync on a GPU), not one per term; the checks run on host floats.
+    magnitudes = dict(zip(terms, values.tolist(), strict=True))
     for name, value in magnitudes.items():
-        check_finite(torch.tensor(value), f"{where}, generator term '{name}'")
+        check_finite(value, f"{where}, generator term '{name}'")
     if balance.measure == "grad":
         norms = [torch.autograd.grad(terms[k], x, retain_graph=True)[0].float().norm() for k in terms]
         norms = ctx.dist.mean(torch.stack(norms))
@@ -178,9 +179,10 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
     loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
                                  tau_adv=1.0 if cfg.ita_scope == "clean" else tau)
-    check_finite(loss.detach(), f"{where}, student loss '{cfg.student_loss}'")
+    value = float(loss.detach())  # the step's one host sync: checked before the update is applied
+    check_finite(value, f"{where}, student loss '{cfg.student_loss}'")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    return float(loss.detach())
+    return value

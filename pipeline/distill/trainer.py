@@ -176,8 +176,10 @@ class DistillTrainer:
 
     # ----- the loop ------------------------------------------------------------------------
     def _save_due(self, last_save: float) -> bool:
-        due = torch.tensor(float(time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes))
-        return bool(self.dist.mean(due) > 0) if self.dist.enabled else bool(due)
+        due = time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes
+        if not self.dist.enabled:
+            return due  # no tensor, no host sync per step
+        return bool(self.dist.mean(torch.tensor(float(due))) > 0)  # every rank saves together, or none
 
     def fit(self) -> LoopState:
         cfg, s = self.cfg, self.state

@@ -18,7 +18,7 @@ from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
-from dfard_pipeline.device import memory_format, resolve_device
+from dfard_pipeline.device import memory_format, resolve_device, set_deterministic
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
@@ -63,6 +63,7 @@ def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> T
     """Train ``cfg.arch`` on ``cfg.dataset`` and evaluate it on the test split."""
     torch.manual_seed(seed)
     device = resolve_device(cfg.device)
+    set_deterministic(cfg.deterministic)
     train = load_dataset(cfg.dataset, "train")
     test = load_dataset(cfg.dataset, "test")
     model = create_model(cfg.arch, in_chans=train.shape[0], image_size=train.shape[1], num_classes=train.num_classes)

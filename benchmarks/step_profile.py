@@ -1,0 +1,149 @@
+"""Distill's two training steps, profiled: student and generator steps per second, FLOPs per step
+(counted with ``torch.utils.flop_counter``'s formulas on the real step, forward and backward), achieved TFLOP/s,
+peak memory, and host syncs per step (reads of device values, ``pipeline/profiling.py``).
+
+    python benchmarks/step_profile.py --quick                 # a tiny configuration, seconds on a CPU
+    python benchmarks/step_profile.py                         # digits pair + paper-scale pairs (CPU: small batch)
+    python benchmarks/step_profile.py --device cuda --json benchmarks/results/step_profile_h200.json
+
+Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
+wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
+Writes benchmarks/results/step_profile[_quick].{json,md} unless --json names the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from machine import command_line, describe, machine_info  # noqa: E402
+
+from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+
+PAIRS = {
+    "digits": {"teacher": "digits_cnn_teacher", "student": "digits_cnn_student", "shape": (1, 8, 8), "batch": 128,
+               "eps": 0.1, "step": 0.03, "attack_steps": 5},
+    "wrn34-10->resnet18": {"teacher": "wrn_34_10", "student": "resnet18", "shape": (3, 32, 32), "batch": 256,
+                           "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10},
+    "wrn34-10->mobilenet_v2": {"teacher": "wrn_34_10", "student": "mobilenet_v2", "shape": (3, 32, 32),
+                               "batch": 256, "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10},
+}
+
+
+def profile_pair(name: str, pair: dict, device, precision: str, batch: int, steps: int, warmup: int) -> dict:
+    import torch
+
+    from dfard_pipeline.config.schema import DistillConfig
+    from dfard_pipeline.distill.distributed import DistContext
+    from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
+    from dfard_pipeline.distill.trainer import DistillTrainer
+    from dfard_pipeline.models import create_model
+    from dfard_pipeline.profiling import FlopCounter, HostSyncCounter, optimizer_steps
+
+    c, h, _ = pair["shape"]
+    teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval()
+    student = create_model(pair["student"], in_chans=c, image_size=h)
+    cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, memory_bank_batches=2,
+                        eps=pair["eps"], attack_step_size=pair["step"], attack_steps=pair["attack_steps"],
+                        device=device.type)
+    trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], device, DistContext(), 0, Path("/dev/null"),
+                             "profile", progress=False)
+    ctx = trainer.ctx
+    trainer.bank.add(synthesize(ctx, batch))
+
+    def run_student():
+        student_step(ctx, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "profile")
+
+    def run_generator():
+        generator_step(ctx, trainer.balance, trainer.opt_generator, trainer.scalers[0], "profile")
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    out = {"pair": name, "precision": precision, "batch": batch, "device": device.type}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for kind, fn in (("student", run_student), ("generator", run_generator)):
+        for _ in range(warmup):
+            fn()
+        host = optimizer_steps(trainer.opt_student, trainer.opt_generator)
+        with HostSyncCounter(device_type="cuda" if device.type == "cuda" else None, exclude=host) as reads:
+            fn()
+        with FlopCounter() as flops:
+            fn()
+        sync()
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        sync()
+        seconds = (time.perf_counter() - start) / steps
+        total = flops.total
+        out[f"{kind}_steps_per_s"] = 1 / seconds
+        out[f"{kind}_tflop_per_step"] = total / 1e12
+        out[f"{kind}_achieved_tflops"] = total / seconds / 1e12
+        out[f"host_syncs_per_{kind}_step"] = reads.count
+    out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+                              else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="digits pair only, batch 16, a few steps")
+    parser.add_argument("--pairs", nargs="+", choices=list(PAIRS))
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--batch", type=int, help="batch size for every pair  [default: the pair's; CPU "
+                                                  "paper-scale pairs: 16]")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--json", help="results file  [default: benchmarks/results/step_profile[_quick].json]")
+    args = parser.parse_args()
+
+    import torch
+
+    device = torch.device(args.device)
+    pairs = args.pairs or (["digits"] if args.quick else list(PAIRS))
+    rows = []
+    for name in pairs:
+        pair = PAIRS[name]
+        batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or name == "digits"
+                               else 16)
+        steps = args.steps or (3 if args.quick else 20 if device.type == "cuda" else 5)
+        for precision in args.precisions:
+            row = profile_pair(name, pair, device, precision, batch, steps, warmup=1 if args.quick else 3)
+            rows.append(row)
+            print(row, flush=True)
+    result = {"command": command_line(), "machine": machine_info(), "rows": rows}
+    default = HERE / "results" / f"step_profile{'_quick' if args.quick else ''}.json"
+    json_path = Path(args.json) if args.json else default
+    write_json_atomic(json_path, result)
+    write_text_atomic(json_path.with_suffix(".md"), render(result))
+    print(render(result))
+
+
+def render(result: dict) -> str:
+    lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
+             "| pair | precision | batch | student steps/s | generator steps/s | TFLOP / student step | "
+             "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
+             "peak memory MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        lines.append(f"| {r['pair']} | {r['precision']} | {r['batch']} | {r['student_steps_per_s']:.2f} | "
+                     f"{r['generator_steps_per_s']:.2f} | {r['student_tflop_per_step']:.4f} | "
+                     f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
+                     f"{r['host_syncs_per_generator_step']} | {r['peak_memory_mib']:.0f} |")
+    lines += ["", "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
+              "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
+              "reads of device values (on the CPU: every read except the optimizers' host-side step counters)."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

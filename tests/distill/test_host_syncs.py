@@ -1,0 +1,36 @@
+"""The training steps read values back to the host at most twice each (on a GPU every read waits for
+all queued work): counted on the CPU with the same counter benchmarks/step_profile.py uses."""
+
+from pathlib import Path
+
+import pytest
+
+from dfard_pipeline.config import PipelineConfig, with_overrides
+from dfard_pipeline.distill.distributed import DistContext
+from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
+from dfard_pipeline.distill.trainer import DistillTrainer
+from dfard_pipeline.profiling import HostSyncCounter, optimizer_steps
+
+TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_steps": 2, "distill.nz": 8,
+        "distill.ngf": 8, "distill.memory_bank_batches": 2}
+
+
+@pytest.mark.parametrize("agb_rule", ["scaled_fixed", "hardness_information"])
+def test_at_most_two_host_syncs_per_step(digits_teacher, digits_student, agb_rule):
+    cfg = with_overrides(PipelineConfig(), {**TINY, "distill.agb_rule": agb_rule}).distill
+    import torch
+
+    trainer = DistillTrainer(cfg, digits_teacher, digits_student, 10, (1, 8, 8), torch.device("cpu"), DistContext(),
+                             0, Path("/dev/null"), "test", progress=False)
+    c = trainer.ctx
+    trainer.bank.add(synthesize(c, cfg.batch_size))
+    generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")  # optimizer state exists
+    student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "test")
+    host_counters = optimizer_steps(trainer.opt_generator, trainer.opt_student)
+    assert host_counters and all(t.device.type == "cpu" for t in host_counters)
+    with HostSyncCounter(exclude=host_counters) as generator_reads:
+        generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")
+    with HostSyncCounter(exclude=host_counters) as student_reads:
+        student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "test")
+    assert generator_reads.count <= 2, generator_reads.by_kind
+    assert student_reads.count <= 2, student_reads.by_kind
