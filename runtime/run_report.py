@@ -82,8 +82,9 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
     reading = ", ".join(f"{k} {v:.3f}" for k, v in health.items() if v is not None)
     if prior.get("prior") == "bn":
         used = "used" if prior.get("used") else "measured only (distill.feature_prior: off)"
+        warning = f" Warning: {metrics['health_warning']}." if metrics.get("health_warning") else ""
         return (f"Feature-statistics prior: bn over {prior['layers']} BatchNorm layers ({prior['source']}), {used}. "
-                f"Health on the last epoch's probe: {reading or 'not recorded'}.")
+                f"Health on the last epoch's probe: {reading or 'not recorded'}.{warning}")
     if prior:
         return (f"Warning: no feature-statistics prior ({prior.get('reason')}): the generator was steered by the "
                 f"teacher's outputs alone; expect a weaker student. Health on the last probe: {reading}.")

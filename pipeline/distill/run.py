@@ -18,7 +18,7 @@ from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_check
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device, set_deterministic
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
-from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics
+from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics, health_warning
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.models import count_parameters, create_model
@@ -182,6 +182,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
     generator = trainer.ctx.generator.float().cpu().eval()
     final = {"epochs": state.epoch, "tau": state.tau, "robust_agreement_synthetic": state.agreement,
              "feature_prior": priors, "health": state.history[-1].get("health") if state.history else None,
+             "health_warning": health_warning(state.history),
              "wall_time": state.elapsed, "method": cfg.method, "world_size": len(checksums),
              "rank_weight_sha256": checksums}
     if cfg.eval_data == "digits":
@@ -205,6 +206,8 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
 
 
 def _print_summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path) -> None:
+    if final.get("health_warning"):
+        click.echo(f"warning: {final['health_warning']}", err=True)
     # The summary prints even with --quiet, which only silences progress bars.
     click.echo(f"distilled {cfg.student} ({count_parameters(student):,} params) from "
                f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "

@@ -215,3 +215,15 @@ def test_projected_surrogate_removes_only_the_conflicting_hardness_component():
     (grad,) = torch.autograd.grad(_projected_surrogate(x, terms, weights), x)
     assert torch.allclose(grad[0].flatten(), torch.tensor([1.0, 2.0]))  # 2*(-1,1) minus its (-2,0) part, + (1,0)
     assert torch.allclose(grad[1].flatten(), torch.tensor([3.0, 2.0]))  # 2*(1,1) + (1,0), untouched
+
+
+def test_health_warning_when_samples_never_approach_the_teacher_statistics():
+    from dfard_pipeline.distill.teacher_stats import health_warning
+
+    def history(*distances):
+        return [{"health": {"bn_distance": d}} for d in distances]
+
+    assert health_warning(history(6.08, 1.2, 0.20)) is None  # the digits default with the prior
+    warning = health_warning(history(6.08, 5.5, 4.70))  # the same .pt2 teacher without it
+    assert warning and "77 %" not in warning and "77%" in warning and "much weaker" in warning
+    assert health_warning(history(None, None)) is None and health_warning(history(3.0)) is None
