@@ -20,6 +20,25 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
 
 
+def _check_names(cfg) -> None:
+    """Every registry name of the distill section, checked when the config is loaded, not minutes in
+    after a teacher has trained (an unknown name lists the valid ones and the closest match)."""
+    from dfard_pipeline.distill.balance import BALANCE_RULES
+    from dfard_pipeline.distill.methods import METHODS
+    from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
+    from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
+    from dfard_pipeline.errors import RegistryError
+    from dfard_pipeline.models.registry import MODELS
+
+    for key, registry in (("method", METHODS), ("ita_rule", TEMPERATURE_RULES), ("agb_rule", BALANCE_RULES),
+                          ("student_loss", STUDENT_LOSSES), ("student", MODELS)):
+        if getattr(cfg, key) not in registry:
+            try:
+                registry.get(getattr(cfg, key))
+            except RegistryError as exc:
+                raise ValueError(f"distill.{key}: {exc}") from None
+
+
 def check_eps(name: str, value: float) -> None:
     """An L-inf radius for [0, 1] images: in (0, 1] (8/255 = 0.031 on CIFAR, 0.1 on digits)."""
     if not (math.isfinite(value) and 0.0 < value <= 1.0):
@@ -117,6 +136,7 @@ class DistillConfig:
                      "probe_size", "checkpoint_minutes", "fixed_tau"):
             _positive(f"distill.{name}", getattr(self, name))
         check_eps("distill.eps", self.eps)
+        _check_names(self)
         if not 0.0 <= self.adv_fraction <= 1.0:
             raise ValueError(f"distill.adv_fraction must be in [0, 1], got {self.adv_fraction}")
         if self.tau_max < 1.0:

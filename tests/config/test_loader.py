@@ -81,3 +81,15 @@ def test_round_trip_through_yaml(tmp_path):
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
 def test_shipped_configs_load(name):
     load_config(REPO / "configs" / name)
+
+
+def test_registry_names_are_checked_at_load_time(tmp_path):
+    from dfard_pipeline.config import load_config
+
+    path = tmp_path / "typo.yaml"
+    for key, typo, hint in (("agb_rule", "scaled_fixd", "scaled_fixed"), ("ita_rule", "agreemnt", "agreement"),
+                            ("method", "dfrad", "dfard"), ("student_loss", "rslda", "rslad"),
+                            ("student", "digits_cnn_studnt", "digits_cnn_student")):
+        path.write_text(f"distill:\n  {key}: {typo}\n")
+        with pytest.raises(ConfigError, match=rf"typo.yaml.distill: distill.{key}: .*Did you mean '{hint}'"):
+            load_config(path)
