@@ -55,16 +55,14 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     from dfard_pipeline.export.spec import manifest_path
     from dfard_pipeline.models.contract import InputContract
     from dfard_pipeline.runtime.data_source import load_verify_data
-    from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, run_square, square_rounds
     from dfard_pipeline.runtime.runners import read_manifest
     from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
     from dfard_pipeline.runtime.verify import (
-        _bar,
         _check_contracts,
-        _check_eps,
         _reference_path,
         autoattack_accuracy,
-        suite_label,
+        reference_half,
+        request_eps,
     )
 
     started = time.perf_counter()
@@ -82,26 +80,15 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
         raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
     reference_path = _reference_path(request, manifest)
     reference = load_teacher(reference_path)
-    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
-    if eps is None:
-        raise UsageError("no eps recorded in the reference; pass --eps")
-    _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {artifact.name}")
+    eps = request_eps(request, reference, manifest)
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
                                        trust_teacher=request.trust_teacher)
     _check_contracts(InputContract.from_dict(manifest["contract"]), reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
-
     suite = request.suite or budget.suite
-    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
-    transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
-                              seed=request.seed, suite=suite)
-    ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
+    transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed, progress,
+                                               bars)
     with torch.no_grad():
-        progress(f"Square ({budget.square_queries} queries) on the reference")
-        with _bar(square_rounds(len(x), budget.square_queries), "Square on reference", bars) as bar:
-            ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
-                                                 p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
-        reference_suite = evaluate_suite(ref_predict, x, y, eps, {**transfer, "square": ref_square}, ref_queries)
         parity_attack = f"pgd{budget.pgd_steps}"
         logits_clean = reference.module(x).float().numpy()
         logits_adv = reference.module(transfer[parity_attack]).float().numpy()

@@ -58,6 +58,30 @@ class VerifyResult:
         return {"schema": SCHEMA, "passed": self.passed, **self.data}
 
 
+def request_eps(request: VerifyRequest, reference, manifest: dict) -> float:
+    """``--eps``, else the reference's recorded eps, else the artifact's; checked to lie in (0, 1]."""
+    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
+    if eps is None:
+        raise UsageError("no eps recorded in the reference; pass --eps")
+    _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {request.artifact.name}")
+    return float(eps)
+
+
+def reference_half(model, x, y, eps: float, budget, suite: str, seed: int, progress, bars: bool):
+    """Everything verify needs PyTorch for: the suite's white-box examples on the reference (they
+    become transfer attacks) and the reference's own results, Square included."""
+    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
+    transfer = craft_transfer(model, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps, seed=seed,
+                              suite=suite)
+    predict = lambda t: model(t).detach()  # noqa: E731
+    with torch.no_grad():
+        progress(f"Square ({budget.square_queries} queries) on the reference")
+        with _bar(square_rounds(len(x), budget.square_queries), "Square on reference", bars) as bar:
+            square, queries = run_square(predict, x, y, eps, queries=budget.square_queries,
+                                         p_init=budget.square_p_init, seed=seed, progress=bar.update)
+        return transfer, evaluate_suite(predict, x, y, eps, {**transfer, "square": square}, queries)
+
+
 def suite_label(budget, suite: str) -> str:
     """What a suite crafts on the reference, for progress lines."""
     parts = [f"PGD-{budget.pgd_steps}", *(["CW"] if budget.cw_steps else []),
@@ -147,26 +171,14 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     reference = load_teacher(reference_path)
     runner = open_runner(artifact, providers=target.providers, threads=request.threads)
     runner.__enter__()  # load now: a missing provider or corrupt file fails before minutes of attacks
-    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
-    if eps is None:
-        raise UsageError("no eps recorded in the reference; pass --eps")
-    _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {artifact.name}")
+    eps = request_eps(request, reference, manifest)
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
                                        trust_teacher=request.trust_teacher)
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
-
     suite = request.suite or budget.suite
-    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
-    transfer = craft_transfer(reference.module, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps,
-                              seed=request.seed, suite=suite)
-    ref_predict = lambda t: reference.module(t).detach()  # noqa: E731
-    with torch.no_grad():
-        progress(f"Square ({budget.square_queries} queries) on the reference")
-        with _bar(square_rounds(len(x), budget.square_queries), "Square on reference", bars) as bar:
-            ref_square, ref_queries = run_square(ref_predict, x, y, eps, queries=budget.square_queries,
-                                                 p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
-        reference_suite = evaluate_suite(ref_predict, x, y, eps, {**transfer, "square": ref_square}, ref_queries)
+    transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed, progress,
+                                               bars)
     with runner:
         predict = predict_with(runner)
         progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")

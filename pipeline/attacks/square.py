@@ -20,18 +20,9 @@ import torch
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 
-# The paper's schedule: p is halved at these fractions of a 10,000-query budget.
-_SCHEDULE = ((10, 2), (50, 4), (200, 8), (500, 16), (1000, 32), (2000, 64), (4000, 128), (6000, 256),
-             (8000, 512))
-
-
-def _p_selection(p_init: float, query: int, n_queries: int) -> float:
-    scaled = int(query / n_queries * 10000)
-    divisor = 1
-    for threshold, div in _SCHEDULE:
-        if scaled > threshold:
-            divisor = div
-    return p_init / divisor
+# The paper's schedule (p halved at fractions of a 10,000-query budget), shared with the numpy copy
+# of this attack that verify's device script runs where PyTorch is not installed.
+from dfard_pipeline.runtime.on_device import _p_selection  # noqa: E402
 
 
 def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -4,30 +4,10 @@ ONNX Runtime only, and the collected verify.json has the schema and the numbers 
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
+from cli_run import cli
 from device_env import torch_free_env
-
-from dfard_pipeline.cli import main
-
-
-def cli(args, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(args) or sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code or 0, captured.out + captured.err
-
-
-@pytest.fixture(scope="module")
-def exported(digits_run, tmp_path_factory):
-    run = tmp_path_factory.mktemp("bundle") / "run"
-    shutil.copytree(digits_run, run)
-    with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
-    assert info.value.code in (0, None)
-    return run / "student.fp32.onnx"
-
 
 FAST = ("name: fast\nruntime: onnxruntime\nbatch_sizes: [1, 16]\nwarmup: 2\niterations: 20\n"
         "attacks: {pgd_steps: 10, cw_steps: 10, square_queries: 100}\n"

@@ -2,26 +2,16 @@
 as one line: unreachable host, no runtime there, not the profile's device."""
 
 import json
-import shutil
-import sys
 
 import pytest
 import sshd
+from cli_run import cli
 from device_env import python_wrapper
-
-from dfard_pipeline.cli import main
 
 pytestmark = pytest.mark.slow
 
 FAST = ("name: fast\nruntime: onnxruntime\nbatch_sizes: [1, 16]\nwarmup: 2\niterations: 20\n"
         "attacks: {pgd_steps: 10, cw_steps: 0, square_queries: 50}\ngates: {max_p99_ms_batch1: 1000.0}\n")
-
-
-def cli(args, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(args) or sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code or 0, captured.out + captured.err
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +21,6 @@ def server(tmp_path_factory):
         pytest.skip(why)
     with sshd.sshd(tmp_path_factory.mktemp("sshd")) as (target, config):
         yield target, config
-
-
-@pytest.fixture(scope="module")
-def exported(digits_run, tmp_path_factory):
-    run = tmp_path_factory.mktemp("remote") / "run"
-    shutil.copytree(digits_run, run)
-    with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
-    assert info.value.code in (0, None)
-    return run / "student.fp32.onnx"
 
 
 def test_remote_round_trip_on_a_python_without_torch(server, exported, tmp_path, capsys):
