@@ -135,8 +135,6 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         teacher, feature_stats = feature_statistics(loaded.module, contract.shape)
         teacher = teacher.to(device)
         priors = {**feature_stats.describe(), "used": feature_stats.available and cfg.feature_prior == "auto"}
-        if dist.is_main:
-            announce_priors(priors, loaded.source_format)
         metrics_path = out_dir / "metrics.jsonl"
         trainer = DistillTrainer(
             cfg, teacher, student, contract.num_classes, contract.shape, device, dist, config.seed,
@@ -144,8 +142,9 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
             progress=not quiet, on_epoch=lambda history: write_metrics(metrics_path, history),
             feature_stats=feature_stats)
         if resume:
-            trainer.resume()  # a damaged checkpoint is refused before anything is written
+            trainer.resume()  # a damaged checkpoint is refused before anything is written or said
         if dist.is_main:
+            announce_priors(priors, loaded.source_format)
             _start_work_dir(final_dir, out_dir, resume)
             write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
         dist.barrier()
