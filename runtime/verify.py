@@ -144,7 +144,10 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None,
-                    bars: bool = False) -> VerifyResult:
+                    bars: bool = False, reference_cache: dict | None = None) -> VerifyResult:
+    """``reference_cache``: a dict shared across calls (``run`` verifies each artifact of one student)
+    so the reference half, identical for the same reference, data, eps, budget, suite and seed, is
+    computed once."""
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.runtime.data_source import load_verify_data
@@ -177,8 +180,15 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     _check_contracts(runner.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
     suite = request.suite or budget.suite
-    transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed, progress,
-                                               bars)
+    key = (reference.sha256, request.data, len(x), eps, budget, suite, request.seed)
+    if reference_cache is not None and key in reference_cache:
+        transfer, reference_suite = reference_cache[key]
+        progress("reference attacks: reused from the previous artifact of this student")
+    else:
+        transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed,
+                                                   progress, bars)
+        if reference_cache is not None:
+            reference_cache[key] = (transfer, reference_suite)
     with runner:
         predict = predict_with(runner)
         progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")

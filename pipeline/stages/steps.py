@@ -158,7 +158,7 @@ def run_verify(ctx: RunContext) -> list[Path]:
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
     cfg = ctx.config.verify
-    outputs, results, skipped = [], {}, {}
+    outputs, results, skipped, reference_cache = [], {}, {}, {}
     for artifact in ctx.artifacts():
         if not artifact.is_file():
             continue  # its export was skipped (e.g. no TensorRT here); the report says so
@@ -172,7 +172,8 @@ def run_verify(ctx: RunContext) -> list[Path]:
             ctx.say(f"  verifying {artifact.name} on {device}")
             result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
                                                    reference=ctx.distill_dir / "student.pt", seed=ctx.config.seed),
-                                     progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet)
+                                     progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
+                                     reference_cache=reference_cache)
             json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
             results[key] = result.passed
             m = result.to_dict()["metrics"]

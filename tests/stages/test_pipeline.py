@@ -77,6 +77,10 @@ def test_all_stages_ran_and_wrote_their_outputs(finished_run):
     skipped = stages["verify"]["notes"]["skipped"]
     assert "CUDAExecutionProvider" in skipped["student.fp32.onnx-cuda"]
     assert "not a Jetson" in skipped["student.fp32.onnx-jetson-orin-nano"]
+    # the reference half is computed once for both artifacts of the student, and is the same for both
+    fp32, int8 = (json.loads((run / "verify" / f"student.{p}.onnx-cpu" / "verify.json").read_text())["reference"]
+                  for p in ("fp32", "int8"))
+    assert fp32 == int8
 
 
 def test_report_has_every_section_and_embedded_images(finished_run):
