@@ -191,8 +191,8 @@ def announce_priors(priors: dict, teacher_format: str) -> None:
         click.echo(f"warning: no feature-statistics prior for this {teacher_format} teacher: {priors['reason']}. "
                    "The generator is steered by the teacher's outputs alone and may synthesise inputs unlike "
                    "the teacher's data: expect a markedly weaker student (on digits, a .pt2 teacher without "
-                   "this prior gave 75 % clean instead of 97 %). Watch health.bn_distance and class_coverage in "
-                   "metrics.jsonl.", err=True)
+                   "this prior gave 82.9 % clean and 55.3 % PGD-20 instead of 97.1 % and 86.7 %). Watch "
+                   "health.teacher_confidence and class_coverage in metrics.jsonl.", err=True)
 
 
 # bn_distance at the end over its first-epoch value above which distill warns. Measured on the digits
