@@ -6,6 +6,11 @@ peak memory, and host syncs per step (reads of device values, ``pipeline/profili
     python benchmarks/step_profile.py                         # digits pair + paper-scale pairs (CPU: small batch)
     python benchmarks/step_profile.py --device cuda --json benchmarks/results/step_profile_h200.json
 
+Variants (``--variants``) switch one speed choice off at a time, so each is measured against the
+default in the same run: ``default`` (folded-BatchNorm attacks, fused optimizers, cuDNN autotuning),
+``no_fold``, ``no_fused_opt``, ``no_autotune``, ``unoptimised`` (all three off) and
+``deterministic`` (distill.deterministic: the cost of bit-exact runs).
+
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
 wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
 Writes benchmarks/results/step_profile[_quick].{json,md} unless --json names the file.
@@ -14,7 +19,9 @@ Writes benchmarks/results/step_profile[_quick].{json,md} unless --json names the
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,10 +43,22 @@ PAIRS = {
 }
 
 
-def profile_pair(name: str, pair: dict, device, precision: str, batch: int, steps: int, warmup: int) -> dict:
+VARIANTS = {
+    "default": {},
+    "no_fold": {"fold_batchnorm": False},
+    "no_fused_opt": {"fused_optimizers": False},
+    "no_autotune": {"autotune": False},
+    "unoptimised": {"fold_batchnorm": False, "fused_optimizers": False, "autotune": False},
+    "deterministic": {"deterministic": True},
+}
+
+
+def profile_pair(name: str, pair: dict, device, precision: str, batch: int, steps: int, warmup: int,
+                 variant: str = "default") -> dict:
     import torch
 
     from dfard_pipeline.config.schema import DistillConfig
+    from dfard_pipeline.device import set_deterministic
     from dfard_pipeline.distill.distributed import DistContext
     from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
     from dfard_pipeline.distill.trainer import DistillTrainer
@@ -47,11 +66,16 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     from dfard_pipeline.profiling import FlopCounter, HostSyncCounter, optimizer_steps
 
     c, h, _ = pair["shape"]
+    options = dict(VARIANTS[variant])
+    autotune = options.pop("autotune", True)
+    set_deterministic(options.get("deterministic", False))
+    torch.backends.cudnn.benchmark = autotune and not options.get("deterministic", False)
+    torch.manual_seed(0)
     teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval()
     student = create_model(pair["student"], in_chans=c, image_size=h)
     cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, memory_bank_batches=2,
                         eps=pair["eps"], attack_step_size=pair["step"], attack_steps=pair["attack_steps"],
-                        device=device.type)
+                        device=device.type, **options)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], device, DistContext(), 0, Path("/dev/null"),
                              "profile", progress=False)
     ctx = trainer.ctx
@@ -67,7 +91,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    out = {"pair": name, "precision": precision, "batch": batch, "device": device.type}
+    out = {"pair": name, "precision": precision, "variant": variant, "batch": batch, "device": device.type}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -92,6 +116,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"host_syncs_per_{kind}_step"] = reads.count
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
+    set_deterministic(False)
     return out
 
 
@@ -101,9 +126,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="digits pair only, batch 16, a few steps")
     parser.add_argument("--pairs", nargs="+", choices=list(PAIRS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS),
+                        help="speed choices to compare (see above)  [default: default]")
     parser.add_argument("--batch", type=int, help="batch size for every pair  [default: the pair's; CPU "
                                                   "paper-scale pairs: 16]")
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure every (pair, precision, variant) this many times, interleaved; the table "
+                             "shows medians  [default: 1]")
+    parser.add_argument("--append", action="store_true", help="add the rows to an existing --json file")
     parser.add_argument("--json", help="results file  [default: benchmarks/results/step_profile[_quick].json]")
     args = parser.parse_args()
 
@@ -111,6 +142,9 @@ def main() -> None:
 
     device = torch.device(args.device)
     pairs = args.pairs or (["digits"] if args.quick else list(PAIRS))
+    default = HERE / "results" / f"step_profile{'_quick' if args.quick else ''}.json"
+    json_path = Path(args.json) if args.json else default
+    earlier = json.loads(json_path.read_text()) if args.append and json_path.exists() else None
     rows = []
     for name in pairs:
         pair = PAIRS[name]
@@ -118,28 +152,51 @@ def main() -> None:
                                else 16)
         steps = args.steps or (3 if args.quick else 20 if device.type == "cuda" else 5)
         for precision in args.precisions:
-            row = profile_pair(name, pair, device, precision, batch, steps, warmup=1 if args.quick else 3)
-            rows.append(row)
-            print(row, flush=True)
-    result = {"command": command_line(), "machine": machine_info(), "rows": rows}
-    default = HERE / "results" / f"step_profile{'_quick' if args.quick else ''}.json"
-    json_path = Path(args.json) if args.json else default
+            for repeat in range(args.repeat):
+                for variant in args.variants:
+                    row = profile_pair(name, pair, device, precision, batch, steps, warmup=1 if args.quick else 3,
+                                       variant=variant)
+                    rows.append({**row, "repeat": repeat})
+                    print(rows[-1], flush=True)
+    commands = [command_line()]
+    if earlier is not None:
+        commands = earlier.get("commands", [earlier.get("command")]) + commands
+        rows = earlier["rows"] + rows
+    result = {"command": " && ".join(commands), "commands": commands, "machine": machine_info(), "rows": rows}
     write_json_atomic(json_path, result)
     write_text_atomic(json_path.with_suffix(".md"), render(result))
     print(render(result))
 
 
+def _medians(rows: list[dict]) -> list[dict]:
+    """One row per (pair, precision, variant, batch, device): the median of its repeats' rates."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["pair"], r["precision"], r.get("variant", "default"), r["batch"], r["device"]),
+                          []).append(r)
+    out = []
+    for group in groups.values():
+        row = dict(group[0])
+        for key in ("student_steps_per_s", "generator_steps_per_s", "student_achieved_tflops"):
+            row[key] = statistics.median(r[key] for r in group)
+        row["repeats"] = len(group)
+        out.append(row)
+    return out
+
+
 def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
-             "| pair | precision | batch | student steps/s | generator steps/s | TFLOP / student step | "
+             "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
-             "peak memory MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in result["rows"]:
-        lines.append(f"| {r['pair']} | {r['precision']} | {r['batch']} | {r['student_steps_per_s']:.2f} | "
+             "peak memory MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in _medians(result["rows"]):
+        lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
+                     f"{r['student_steps_per_s']:.2f} | "
                      f"{r['generator_steps_per_s']:.2f} | {r['student_tflop_per_step']:.4f} | "
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
                      f"{r['host_syncs_per_generator_step']} | {r['peak_memory_mib']:.0f} |")
-    lines += ["", "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
+    lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
+              "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
               "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
               "reads of device values (on the CPU: every read except the optimizers' host-side step counters)."]
     return "\n".join(lines) + "\n"

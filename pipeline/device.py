@@ -81,15 +81,17 @@ def set_deterministic(enabled: bool) -> None:
     a GPU too. PyTorch is asked for deterministic algorithms only (an op without one is an error, not
     a silent variation), cuDNN's autotuner is off, and cuBLAS gets the fixed workspace its
     deterministic mode requires (set before the first cuBLAS call). On a GPU this costs speed
-    (no autotuned convolutions, deterministic scatter/index kernels); on a CPU PyTorch's kernels are
-    already deterministic for these models, so it changes nothing measurable there."""
+    (no autotuned convolutions, deterministic scatter/index kernels; measured in
+    benchmarks/step_profile.py); on a CPU PyTorch's kernels are already deterministic for these
+    models, so it changes nothing measurable there. Off, cuDNN autotunes each convolution shape once
+    (``cudnn.benchmark``): distill's shapes are fixed, so the first steps pay and the rest gain."""
     import os
 
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.deterministic = enabled
-    torch.backends.cudnn.benchmark = False if enabled else torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = not enabled
 
 
 def autocast(device: torch.device, precision: str):

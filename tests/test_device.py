@@ -42,3 +42,4 @@ def test_deterministic_switch_sets_and_clears_the_flags(monkeypatch):
     finally:
         set_deterministic(False)
     assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+    assert torch.backends.cudnn.benchmark  # off: cuDNN autotunes distill's fixed shapes

@@ -127,6 +127,11 @@ class DistillConfig:
     precision: Precision = "fp32"
     memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX-512 CPUs (device.py)
     deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
+    # the attacks differentiate the eval-mode student with each Conv->BatchNorm folded into one conv:
+    # the same function with fewer passes (models/folded_bn.py; measured in benchmarks/step_profile.py)
+    fold_batchnorm: bool = True
+    # fused (one-kernel) Adam/SGD updates instead of the per-parameter-list foreach ones
+    fused_optimizers: bool = True
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 

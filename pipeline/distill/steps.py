@@ -31,7 +31,8 @@ from dfard_pipeline.errors import ValidationError
 class StepContext:
     cfg: DistillConfig
     teacher: nn.Module
-    student: nn.Module  # the raw student (attacks, probes, generator steps)
+    student: nn.Module  # the raw student
+    attack_student: nn.Module  # its eval-mode forward for input gradients (folded BN or the student itself)
     student_train: nn.Module  # what the student step calls (DDP wrapper or the raw student)
     generator: Generator  # raw generator (sampling)
     generator_train: nn.Module  # DDP wrapper or the raw generator
@@ -42,6 +43,15 @@ class StepContext:
     dist: DistContext
     rng: torch.Generator
     bn_prior: bool = True  # the bn generator term is used (False: measured for health only)
+
+
+def eval_student(ctx: StepContext) -> nn.Module:
+    """The student in eval mode, as the attacks differentiate it: folded weights brought up to date."""
+    ctx.student.eval()
+    refresh = getattr(ctx.attack_student, "refresh", None)
+    if refresh is not None:
+        refresh()
+    return ctx.attack_student
 
 
 @contextlib.contextmanager
@@ -73,7 +83,7 @@ def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:
 def run_probe(ctx: StepContext) -> Probe:
     """Teacher logits on fresh samples and student logits on their adversarial versions."""
     cfg = ctx.cfg
-    ctx.student.eval()
+    attacked = eval_student(ctx)
     x = synthesize(ctx, cfg.probe_size)
     ctx.bn_stats.enabled = True  # the health signal: how far the samples' feature statistics are
     try:
@@ -83,21 +93,21 @@ def run_probe(ctx: StepContext) -> Probe:
         ctx.bn_stats.enabled = False
     distance = ctx.bn_stats.collect()
     with autocast(ctx.device, cfg.precision):
-        x_adv = pgd(ctx.student, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
+        x_adv = pgd(attacked, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
                     step_size=cfg.attack_step_size, steps=cfg.attack_steps,
                     loss_fn=kl_to_soft_target, generator=ctx.rng)
         with torch.no_grad():
-            student_adv_logits = ctx.student(x_adv).float()
+            student_adv_logits = attacked(x_adv).float()
     layers = max(1, ctx.bn_stats.layers)
     return Probe(teacher_logits, student_adv_logits, ctx.dist.mean,
                  None if distance is None else distance.detach() / layers)
 
 
-def _fgsm_step(ctx: StepContext, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+def _fgsm_step(ctx: StepContext, student: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """x moved one FGSM step (eps) against the student; the step is detached, so the generator's
     gradient still flows through x."""
     probe = x.detach().requires_grad_(True)
-    loss = torch.nn.functional.cross_entropy(ctx.student(probe).float(), teacher_logits.detach().argmax(1))
+    loss = torch.nn.functional.cross_entropy(student(probe).float(), teacher_logits.detach().argmax(1))
     (grad,) = torch.autograd.grad(loss, probe)
     return (x + ctx.cfg.eps * grad.sign()).clamp(0.0, 1.0)
 
@@ -106,7 +116,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     """One generator update on the balanced sum of its terms; returns the raw term values."""
     cfg = ctx.cfg
     ctx.generator_train.train()
-    ctx.student.eval()
+    attacked = eval_student(ctx)
     z, targets = sample_latent(cfg.batch_size, cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
     with autocast(ctx.device, cfg.precision), frozen(ctx.student):
         x = ctx.generator_train(z, targets)
@@ -116,7 +126,8 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
         finally:
             ctx.bn_stats.enabled = False
         bn_loss = ctx.bn_stats.collect()
-        student_logits = ctx.student(_fgsm_step(ctx, x, teacher_logits) if cfg.generator_adv_inputs == "fgsm" else x)
+        student_logits = attacked(_fgsm_step(ctx, attacked, x, teacher_logits)
+                                  if cfg.generator_adv_inputs == "fgsm" else x)
     if not cfg.conditional_generator:  # DAFL: each sample's own teacher class is its target
         targets = teacher_logits.detach().argmax(1)
     terms = generator_terms(teacher_logits, student_logits, targets, bn_loss, cfg.generator_adv_loss)
@@ -166,10 +177,10 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
         x = torch.cat([x, bank.sample(from_bank, ctx.rng).to(ctx.device)])
     with torch.no_grad(), autocast(ctx.device, cfg.precision):
         teacher_logits = ctx.teacher(x).float()
-    ctx.student.eval()  # the inner maximisation attacks the student as it is deployed
+    attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
         inner_tau = tau if cfg.ita_scope == "all" else 1.0
-        x_adv = pgd(ctx.student, x, ctx.student_loss.inner_target(teacher_logits, inner_tau), eps=cfg.eps,
+        x_adv = pgd(attacked, x, ctx.student_loss.inner_target(teacher_logits, inner_tau), eps=cfg.eps,
                     step_size=cfg.attack_step_size, steps=cfg.attack_steps,
                     loss_fn=ctx.student_loss.inner_loss, generator=ctx.rng)
     ctx.student_train.train()

@@ -36,6 +36,7 @@ from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import FeatureStatistics, feature_statistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import CheckpointError, DfardError
+from dfard_pipeline.models.folded_bn import FoldedEval
 from dfard_pipeline.progress import bar as progress_bar
 from dfard_pipeline.progress import log_line
 
@@ -92,15 +93,18 @@ class DistillTrainer:
             generator_train = DDP(generator, device_ids=ids)
         # Each rank draws different z, targets and PGD starts; the seed fixes all of them.
         rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
-        self.ctx = StepContext(cfg, teacher, student, student_train, generator, generator_train,
+        attack_student = FoldedEval.of(student) if cfg.fold_batchnorm else student
+        self.ctx = StepContext(cfg, teacher, student, attack_student, student_train, generator, generator_train,
                                bn_stats, STUDENT_LOSSES.get(cfg.student_loss), num_classes,
                                device, dist, rng, bn_prior)
+        fused = {"fused": True} if cfg.fused_optimizers else {}
         if cfg.student_optimizer == "adam":
-            self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4)
+            self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4, **fused)
         else:
             self.opt_student = torch.optim.SGD(student.parameters(), lr=cfg.lr_student, momentum=0.9,
-                                               weight_decay=5e-4, nesterov=True)
-        self.opt_generator = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999))
+                                               weight_decay=5e-4, nesterov=True, **fused)
+        self.opt_generator = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999),
+                                              **fused)
         self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_student, T_max=cfg.epochs)
         fp16 = cfg.precision == "fp16"
         self.scalers = [torch.amp.GradScaler(device.type, enabled=fp16) for _ in range(2)]

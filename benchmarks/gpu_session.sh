@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The GPU measurements of the distill path, prepared to run once on a lent GPU machine (about 8 minutes):
+#
+#   bash benchmarks/gpu_session.sh
+#
+# from the repository root, on a machine whose python3 has torch with CUDA (the project is installed
+# there with --no-deps; torchattacks, which some tests compare against, is installed from .whl/ when
+# that folder holds its wheel). In order, each part under its own time limit so one stuck part leaves
+# the others' results:
+#   1. the same-seed test with distill.deterministic on, on CUDA;
+#   2. benchmarks/step_profile.py --device cuda: the three pairs, fp32 and bf16, each speed choice
+#      switched off in turn against the default (benchmarks/results/step_profile_<card>.{json,md});
+#   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times and verify's thread choice);
+#   4. the test suite (without the slow marker) on CUDA, 8 workers.
+# Results: benchmarks/results/step_profile_<card>.*, gpu_session_<card>.md, and copies under $OUT.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-$(mktemp -d)}
+cd "$(dirname "$0")/.."
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+
+log "install"
+python3 -m pip install -q --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 || { tail -5 "$OUT/install.log"; exit 1; }
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >>"$OUT/install.log" 2>&1
+    export PYTHONPATH=/tmp/site
+fi
+card=$(python3 -c "import re, torch; n = torch.cuda.get_device_name(0); print((re.findall(r'[A-Z]\d{2,4}', n) or ['gpu'])[0].lower())")
+summary="benchmarks/results/gpu_session_${card}.md"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
+python3 - >>"$OUT/gpu.txt" <<'EOF'
+import os, torch
+print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
+      "device", torch.cuda.get_device_name(0), "cpus", os.cpu_count(), "affinity", len(os.sched_getaffinity(0)))
+EOF
+{
+    echo "# GPU session: ${card}"
+    echo
+    echo "Command: \`bash benchmarks/gpu_session.sh\` ($(date -u +'%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo '```'
+    cat "$OUT/gpu.txt"
+    echo '```'
+} >"$summary"
+
+part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $OUT/NAME.log, record the outcome
+    local name=$1 limit=$2; shift 2
+    log "$name (limit ${limit}s): $*"
+    local start=$SECONDS
+    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    local rc=$?
+    log "$name: exit $rc after $((SECONDS - start)) s"
+    printf '\n## %s\n\n`%s`: exit %s after %s s\n\n```\n%s\n```\n' "$name" "$*" "$rc" "$((SECONDS - start))" \
+        "$(tail -25 "$OUT/$name.log")" >>"$summary"
+}
+
+part determinism 60 python3 -m pytest -q -p no:cacheprovider \
+    "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py
+
+profile="benchmarks/results/step_profile_${card}.json"
+rm -f "$profile"
+part profile_digits 40 python3 benchmarks/step_profile.py --device cuda --pairs digits \
+    --variants default unoptimised --json "$profile" --append
+part profile_resnet18 130 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
+    --variants default unoptimised no_fold no_fused_opt no_autotune deterministic --json "$profile" --append
+part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
+    --variants default unoptimised --json "$profile" --append
+cp "$profile" "${profile%.json}.md" "$OUT/" 2>/dev/null
+
+rm -rf /tmp/digits_run
+part digits_run 170 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
+tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
+
+part tests 150 python3 -m pytest -q -p no:cacheprovider -n 8 --dist loadfile tests
+cp "$summary" "$OUT/"
+log "done: $summary"
