@@ -7,8 +7,8 @@ function, one pass over the activations instead of two forward and two backward.
 to its input tens of times per student step, so that pass is what they save. The folded copy shares
 every other module with the live model and ``refresh()`` recomputes the folded weights from the live
 ones (call it after each optimizer step, before use). Use it while the live model is in eval mode:
-the modules it shares (unfolded norms, dropout) follow the live model's mode. Models torch.fx cannot trace are not folded
-(``FoldedEval.of`` returns the model itself).
+the modules it shares (unfolded norms, dropout) follow the live model's mode. Models torch.fx cannot
+trace are not folded (``FoldedEval.of`` returns the model itself).
 """
 
 from __future__ import annotations
