@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of the distill path, prepared to run once on a lent GPU machine (about 8 minutes):
+# The GPU measurements of the distill path, prepared to run once on a lent GPU machine (at most BUDGET_S, 540 s by default):
 #
 #   bash benchmarks/gpu_session.sh
 #
@@ -16,19 +16,22 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-$(mktemp -d)}
+LOGS=$(mktemp -d)  # packed into $OUT/logs.tar.gz at the end (only a few files come back from $OUT)
 cd "$(dirname "$0")/.."
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
 log "install"
-python3 -m pip install -q --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 || { tail -5 "$OUT/install.log"; exit 1; }
+python3 -m pip install -q --no-deps --no-build-isolation -e . >"$LOGS/install.log" 2>&1 || { tail -5 "$LOGS/install.log"; exit 1; }
 if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >>"$OUT/install.log" 2>&1
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >>"$LOGS/install.log" 2>&1
     export PYTHONPATH=/tmp/site
 fi
 card=$(python3 -c "import re, torch; n = torch.cuda.get_device_name(0); print((re.findall(r'[A-Z]\d{2,4}', n) or ['gpu'])[0].lower())")
 summary="benchmarks/results/gpu_session_${card}.md"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
-python3 - >>"$OUT/gpu.txt" <<'EOF'
+profile="benchmarks/results/step_profile_${card}.json"
+rm -f "$profile" "${profile%.json}.md"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$LOGS/gpu.txt" 2>&1
+python3 - >>"$LOGS/gpu.txt" <<'EOF'
 import os, torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
       "device", torch.cuda.get_device_name(0), "cpus", os.cpu_count(), "affinity", len(os.sched_getaffinity(0)))
@@ -39,38 +42,44 @@ EOF
     echo "Command: \`bash benchmarks/gpu_session.sh\` ($(date -u +'%Y-%m-%d %H:%M UTC'))"
     echo
     echo '```'
-    cat "$OUT/gpu.txt"
+    cat "$LOGS/gpu.txt"
     echo '```'
 } >"$summary"
 
-part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $OUT/NAME.log, record the outcome
+DEADLINE=$((SECONDS + ${BUDGET_S:-540}))  # the whole script ends by then: later parts get what is left
+part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $LOGS/NAME.log, record the outcome
     local name=$1 limit=$2; shift 2
+    local left=$((DEADLINE - SECONDS))
+    if ((left < 10)); then log "$name: skipped, no time left"; printf '\n## %s\n\nskipped: no time left\n' "$name" >>"$summary"; return; fi
+    ((limit > left)) && limit=$left
     log "$name (limit ${limit}s): $*"
     local start=$SECONDS
-    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1
     local rc=$?
     log "$name: exit $rc after $((SECONDS - start)) s"
     printf '\n## %s\n\n`%s`: exit %s after %s s\n\n```\n%s\n```\n' "$name" "$*" "$rc" "$((SECONDS - start))" \
-        "$(tail -25 "$OUT/$name.log")" >>"$summary"
+        "$(tail -25 "$LOGS/$name.log")" >>"$summary"
+    cp "$summary" "$OUT/"
+    cp "$profile" "${profile%.json}.md" "$OUT/" 2>/dev/null
 }
 
-part determinism 60 python3 -m pytest -q -p no:cacheprovider \
+part determinism 45 python3 -m pytest -q -p no:cacheprovider \
     "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py
 
-profile="benchmarks/results/step_profile_${card}.json"
-rm -f "$profile"
-part profile_digits 40 python3 benchmarks/step_profile.py --device cuda --pairs digits \
+part profile_resnet18_bf16 110 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
+    --precisions bf16 --variants default unoptimised no_fold no_fused_opt no_autotune deterministic \
+    --json "$profile" --append
+part profile_resnet18_fp32 45 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
+    --precisions fp32 --variants default unoptimised --json "$profile" --append
+part profile_mobilenet 50 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
+    --variants default --json "$profile" --append
+part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs digits \
     --variants default unoptimised --json "$profile" --append
-part profile_resnet18 130 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --variants default unoptimised no_fold no_fused_opt no_autotune deterministic --json "$profile" --append
-part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
-    --variants default unoptimised --json "$profile" --append
-cp "$profile" "${profile%.json}.md" "$OUT/" 2>/dev/null
 
 rm -rf /tmp/digits_run
-part digits_run 170 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
+part digits_run 150 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
 tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
 
-part tests 150 python3 -m pytest -q -p no:cacheprovider -n 8 --dist loadfile tests
-cp "$summary" "$OUT/"
+part tests 200 python3 -m pytest -q -p no:cacheprovider -n 8 --dist loadfile tests
+tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
 log "done: $summary"

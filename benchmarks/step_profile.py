@@ -145,7 +145,12 @@ def main() -> None:
     default = HERE / "results" / f"step_profile{'_quick' if args.quick else ''}.json"
     json_path = Path(args.json) if args.json else default
     earlier = json.loads(json_path.read_text()) if args.append and json_path.exists() else None
+    commands = [command_line()]
     rows = []
+    if earlier is not None:
+        commands = earlier.get("commands", [earlier.get("command")]) + commands
+        rows = earlier["rows"]
+    result = {"command": " && ".join(commands), "commands": commands, "machine": machine_info(), "rows": rows}
     for name in pairs:
         pair = PAIRS[name]
         batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or name == "digits"
@@ -158,13 +163,9 @@ def main() -> None:
                                        variant=variant)
                     rows.append({**row, "repeat": repeat})
                     print(rows[-1], flush=True)
-    commands = [command_line()]
-    if earlier is not None:
-        commands = earlier.get("commands", [earlier.get("command")]) + commands
-        rows = earlier["rows"] + rows
-    result = {"command": " && ".join(commands), "commands": commands, "machine": machine_info(), "rows": rows}
-    write_json_atomic(json_path, result)
-    write_text_atomic(json_path.with_suffix(".md"), render(result))
+                    # written after every row: a run stopped at a time limit keeps what it measured
+                    write_json_atomic(json_path, result)
+                    write_text_atomic(json_path.with_suffix(".md"), render(result))
     print(render(result))
 
 

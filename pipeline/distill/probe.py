@@ -53,7 +53,8 @@ class Probe:
         teacher assigns at least one sample to."""
         probs = F.softmax(self.teacher_logits.float(), 1)
         classes = self.teacher_logits.shape[1]
-        coverage = torch.bincount(probs.argmax(1), minlength=classes).gt(0).float().mean()
+        # which classes occur (not bincount: no deterministic CUDA kernel for it under distill.deterministic)
+        coverage = (probs.argmax(1)[:, None] == torch.arange(classes, device=probs.device)).any(0).float().mean()
         distance = None if self.bn_distance_raw is None else float(self.reduce_mean(self.bn_distance_raw.float()))
         return {"bn_distance": distance, "teacher_confidence": float(self.reduce_mean(probs.max(1).values.mean())),
                 "class_coverage": float(self.reduce_mean(coverage))}

@@ -21,6 +21,13 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
 
+def _pool_to_2x2(size: int) -> nn.Module:
+    """Average pooling of a size x size map to 2 x 2. A fixed-kernel AvgPool2d where size is even: the
+    adaptive op computes the same numbers, but its CUDA backward has no deterministic kernel (it stops
+    distill.deterministic) and torch's TorchScript converter cannot take its traced form."""
+    return nn.AvgPool2d(size // 2) if size % 2 == 0 else nn.AdaptiveAvgPool2d(2)
+
+
 class DigitsCNN(ZooModel):
     def __init__(self, widths: tuple[int, int, int], hidden: int, in_chans: int = 1,
                  image_size: int = 8, num_classes: int = 10, mean=None, std=None):
@@ -29,7 +36,7 @@ class DigitsCNN(ZooModel):
         w1, w2, w3 = widths
         self.features = nn.Sequential(
             _conv_bn(in_chans, w1), _conv_bn(w1, w2), nn.MaxPool2d(2),
-            _conv_bn(w2, w3), nn.AdaptiveAvgPool2d(2),
+            _conv_bn(w2, w3), _pool_to_2x2(image_size // 2),
         )
         head = [nn.Flatten()]
         head += [nn.Linear(w3 * 4, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)] if hidden else [

@@ -3,7 +3,6 @@ inputs keep enough resolution; ``width_mult`` scales every layer."""
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import nn
 
 from dfard_pipeline.models.cifar_common import cifar_contract
@@ -54,7 +53,8 @@ class MobileNetV2(ZooModel):
         self.fc = nn.Linear(last, self.contract.num_classes)
 
     def body(self, x):
-        return self.fc(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
+        # global average pooling as a mean: adaptive_avg_pool2d's CUDA backward is not deterministic
+        return self.fc(self.features(x).mean((2, 3)))
 
 
 @register_model("mobilenet_v2")

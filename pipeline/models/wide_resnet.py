@@ -30,7 +30,8 @@ class WideResNet(ZooModel):
 
     def body(self, x):
         out = F.relu(self.bn(self.blocks(self.stem(x))))
-        return self.fc(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        # global average pooling as a mean: adaptive_avg_pool2d's CUDA backward is not deterministic
+        return self.fc(out.mean((2, 3)))
 
 
 @register_model("wrn_34_10")
