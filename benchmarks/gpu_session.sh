@@ -63,7 +63,7 @@ part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $LOGS/NAM
     cp "$profile" "${profile%.json}.md" "$OUT/" 2>/dev/null
 }
 
-part determinism 45 python3 -m pytest -q -p no:cacheprovider \
+[[ ${SKIP_DETERMINISM:-} ]] || part determinism 45 python3 -m pytest -q -p no:cacheprovider \
     "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py
 
 part profile_resnet18_bf16 110 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
@@ -80,6 +80,6 @@ rm -rf /tmp/digits_run
 part digits_run 150 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
 tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
 
-part tests 200 python3 -m pytest -q -p no:cacheprovider -n 8 --dist loadfile tests
+part tests 200 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark -n 8 --dist loadfile tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
 log "done: $summary"

@@ -71,7 +71,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     set_deterministic(options.get("deterministic", False))
     torch.backends.cudnn.benchmark = autotune and not options.get("deterministic", False)
     torch.manual_seed(0)
-    teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval()
+    teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval().to(device)
     student = create_model(pair["student"], in_chans=c, image_size=h)
     cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, memory_bank_batches=2,
                         eps=pair["eps"], attack_step_size=pair["step"], attack_steps=pair["attack_steps"],

@@ -16,6 +16,8 @@ import warnings
 
 import torch
 
+from dfard_pipeline.errors import UsageError
+
 SUITES = ("quick", "standard", "autoattack")
 STANDARD_APGD_ITERATIONS = 25
 # suite -> {transfer set name: pyautoattack attacks (None: its "standard" version)}
@@ -26,7 +28,11 @@ def autoattack_examples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
                         attacks: list[str] | None, seed: int, batch_size: int = 500) -> torch.Tensor:
     """Adversarial examples (N, C, H, W) in [0, 1] within ``eps`` (L-inf) of ``x``; ``attacks`` None
     runs AutoAttack's "standard" version, a list runs those attacks ("custom")."""
-    from pyautoattack import AutoAttack
+    try:
+        from pyautoattack import AutoAttack
+    except ImportError:
+        raise UsageError("the standard and autoattack suites need pyautoattack, a dependency of this "
+                         "package: pip install pyautoattack (or verify --suite quick)") from None
 
     version = "standard" if attacks is None else "custom"
     logger = logging.getLogger("auto-attack")
