@@ -67,14 +67,14 @@ part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $LOGS/NAM
     "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py
 
 part profile_resnet18_bf16 110 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --precisions bf16 --variants default unoptimised no_fold no_fused_opt no_autotune deterministic \
+    --precisions bf16 --variants default no_fold deterministic \
     --json "$profile" --append
 part profile_resnet18_fp32 45 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --precisions fp32 --variants default unoptimised --json "$profile" --append
-part profile_mobilenet 50 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
+    --precisions fp32 --variants default no_fold --json "$profile" --append
+part profile_mobilenet 50 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" --precisions bf16 \
     --variants default --json "$profile" --append
 part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs digits \
-    --variants default unoptimised --json "$profile" --append
+    --variants default no_fold --json "$profile" --append
 
 rm -rf /tmp/digits_run
 part digits_run 150 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run

@@ -6,10 +6,10 @@ peak memory, and host syncs per step (reads of device values, ``pipeline/profili
     python benchmarks/step_profile.py                         # digits pair + paper-scale pairs (CPU: small batch)
     python benchmarks/step_profile.py --device cuda --json benchmarks/results/step_profile_h200.json
 
-Variants (``--variants``) switch one speed choice off at a time, so each is measured against the
-default in the same run: ``default`` (folded-BatchNorm attacks, fused optimizers, cuDNN autotuning),
-``no_fold``, ``no_fused_opt``, ``no_autotune``, ``unoptimised`` (all three off) and
-``deterministic`` (distill.deterministic: the cost of bit-exact runs).
+Variants (``--variants``) switch one choice at a time, measured against the default in the same run:
+``default`` (the attacks on the folded-BatchNorm student), ``no_fold`` and ``deterministic``
+(distill.deterministic: the cost of bit-exact runs). The first H200 run (step_profile_h200.md) also
+measured fused optimizers and cuDNN autotuning; neither helped, and both were removed.
 
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
 wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
@@ -46,9 +46,6 @@ PAIRS = {
 VARIANTS = {
     "default": {},
     "no_fold": {"fold_batchnorm": False},
-    "no_fused_opt": {"fused_optimizers": False},
-    "no_autotune": {"autotune": False},
-    "unoptimised": {"fold_batchnorm": False, "fused_optimizers": False, "autotune": False},
     "deterministic": {"deterministic": True},
 }
 
@@ -67,9 +64,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
 
     c, h, _ = pair["shape"]
     options = dict(VARIANTS[variant])
-    autotune = options.pop("autotune", True)
-    set_deterministic(options.get("deterministic", False))
-    torch.backends.cudnn.benchmark = autotune and not options.get("deterministic", False)
+    restore_flags = set_deterministic(options.get("deterministic", False))
     torch.manual_seed(0)
     teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval().to(device)
     student = create_model(pair["student"], in_chans=c, image_size=h)
@@ -116,7 +111,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"host_syncs_per_{kind}_step"] = reads.count
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
-    set_deterministic(False)
+    restore_flags()
     return out
 
 

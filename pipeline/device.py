@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -76,22 +77,30 @@ def memory_format(device: torch.device, choice: str, flags: set[str] | None = No
     return torch.channels_last if flags and "avx512f" in flags else torch.contiguous_format
 
 
-def set_deterministic(enabled: bool) -> None:
+def set_deterministic(enabled: bool) -> Callable[[], None]:
     """``distill.deterministic`` / ``teacher.deterministic``: the same seed gives the same weights on
     a GPU too. PyTorch is asked for deterministic algorithms only (an op without one is an error, not
     a silent variation), cuDNN's autotuner is off, and cuBLAS gets the fixed workspace its
-    deterministic mode requires (set before the first cuBLAS call). On a GPU this costs speed
-    (no autotuned convolutions, deterministic scatter/index kernels; measured in
-    benchmarks/step_profile.py); on a CPU PyTorch's kernels are already deterministic for these
-    models, so it changes nothing measurable there. Off, cuDNN autotunes each convolution shape once
-    (``cudnn.benchmark``): distill's shapes are fixed, so the first steps pay and the rest gain."""
+    deterministic mode requires (set before the first cuBLAS call). Measured on an H200
+    (benchmarks/results/step_profile_h200.md): the paper-scale bf16 student step 13 % slower. On a
+    CPU PyTorch's kernels are already deterministic for these models: nothing measurable changes.
+    cuDNN's autotuner (``cudnn.benchmark``) stays off either way: on the H200 it made the student step
+    slower (17.0 -> 13.6 steps/s), not faster. Returns a function that restores the previous flags."""
     import os
 
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+                torch.backends.cudnn.benchmark)
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.deterministic = enabled
-    torch.backends.cudnn.benchmark = not enabled
+    torch.backends.cudnn.benchmark = False
+
+    def restore() -> None:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[1:]
+
+    return restore
 
 
 def autocast(device: torch.device, precision: str):

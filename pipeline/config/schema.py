@@ -128,10 +128,9 @@ class DistillConfig:
     memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX-512 CPUs (device.py)
     deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
     # the attacks differentiate the eval-mode student with each Conv->BatchNorm folded into one conv:
-    # the same function with fewer passes (models/folded_bn.py; measured in benchmarks/step_profile.py)
+    # the same function with fewer passes (models/folded_bn.py); measured on an H200, the paper-scale
+    # student step 1.2x (bf16) and 1.4x (fp32) faster (benchmarks/results/step_profile_h200.md)
     fold_batchnorm: bool = True
-    # fused (one-kernel) Adam/SGD updates instead of the per-parameter-list foreach ones
-    fused_optimizers: bool = True
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 

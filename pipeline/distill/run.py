@@ -115,7 +115,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
     cfg = config.distill
     device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)  # fail before any output is written
-    set_deterministic(cfg.deterministic)
+    restore_flags = set_deterministic(cfg.deterministic)  # restored on return: a library call leaves no trace
     dist = init_distributed(device.type)
     if dist.is_main and (warning := precision_warning(device, cfg.precision)):
         click.echo(f"warning: {warning}", err=True)
@@ -164,6 +164,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
                               final_dir / "metrics.jsonl", final)
     finally:
         shutdown_distributed(dist)
+        restore_flags()
 
 
 def _weights_checksum(model: torch.nn.Module) -> str:

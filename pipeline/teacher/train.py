@@ -61,9 +61,16 @@ def _loss(model, x, x_adv, y, cfg: TeacherConfig) -> torch.Tensor:
 
 def train_teacher(cfg: TeacherConfig, seed: int = 0, progress: bool = True) -> TeacherResult:
     """Train ``cfg.arch`` on ``cfg.dataset`` and evaluate it on the test split."""
-    torch.manual_seed(seed)
     device = resolve_device(cfg.device)
-    set_deterministic(cfg.deterministic)
+    restore_flags = set_deterministic(cfg.deterministic)
+    try:
+        return _train(cfg, device, seed, progress)
+    finally:
+        restore_flags()
+
+
+def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) -> TeacherResult:
+    torch.manual_seed(seed)
     train = load_dataset(cfg.dataset, "train")
     test = load_dataset(cfg.dataset, "test")
     model = create_model(cfg.arch, in_chans=train.shape[0], image_size=train.shape[1], num_classes=train.num_classes)
