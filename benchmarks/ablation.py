@@ -56,7 +56,7 @@ def main() -> None:
 
     import yaml
 
-    from dfard_pipeline.distill.run import run_distill
+    from dfard_pipeline.distill.run import run_distill, show
 
     base = load_config(args.config)
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.override)}
@@ -69,7 +69,9 @@ def main() -> None:
                 config = with_overrides(base, {**overrides, "distill.method": method, "seed": seed,
                                                "distill.eval_data": "digits"})
                 start = time.perf_counter()
-                out = run_distill(config, str(teacher_path), Path(tmp) / f"{method}-{seed}", quiet=True)
+                out = run_distill(config, str(teacher_path), Path(tmp) / f"{method}-{seed}", quiet=True,
+                                  log=lambda message: print(message, file=sys.stderr, flush=True))
+                show(out)
                 row = {"method": method, "seed": seed, **flatten(out.final["eval_digits_test"]),
                        "seconds": time.perf_counter() - start, "final_tau": out.final["tau"]}
                 runs.append(row)

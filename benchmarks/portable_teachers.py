@@ -64,7 +64,7 @@ def main() -> None:
     if args.combine:
         return combine(args)
 
-    from dfard_pipeline.distill.run import run_distill
+    from dfard_pipeline.distill.run import run_distill, show
 
     base = load_config(args.config)
     teacher_path = HERE / "results" / "digits_teacher.pt"
@@ -81,7 +81,9 @@ def main() -> None:
                     overrides["distill.feature_prior"] = "off"
                 start = time.perf_counter()
                 out = run_distill(with_overrides(base, overrides), str(files[fmt]), Path(tmp) / f"{fmt}-{seed}",
-                                  input_shape=(1, 8, 8) if fmt == "torchscript" else None, quiet=True)
+                                  input_shape=(1, 8, 8) if fmt == "torchscript" else None, quiet=True,
+                                  log=lambda message: print(message, file=sys.stderr, flush=True))
+                show(out)
                 final = out.final
                 result = final["eval_digits_test"]
                 row = {"format": fmt, "seed": seed, "clean": result["clean_accuracy"],

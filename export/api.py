@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfard_pipeline.artifacts.export_manifest import manifest_path
 from dfard_pipeline.errors import CheckpointError, UsageError, ValidationError
-from dfard_pipeline.export.spec import ExportRequest, manifest_path
+from dfard_pipeline.export.spec import ExportRequest
 from dfard_pipeline.runtime.parity import ParityResult, compare_logits
 
 PARITY_SAMPLES = 256
@@ -68,12 +69,12 @@ def _load_checkpoint(path: Path):
 
 def _parity_inputs(contract, generator_spec: str | None, seed: int) -> dict[str, np.ndarray]:
     """Seeded uniform inputs, plus generator samples when a generator is at hand."""
-    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
+    from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
 
     rng = torch.Generator().manual_seed(seed + 1)
     inputs = {"random": torch.rand(PARITY_SAMPLES, *contract.shape, generator=rng).numpy()}
     if generator_spec and generator_spec.startswith("generator:"):
-        generator = load_generator_file(Path(generator_spec.partition(":")[2]))
+        generator = read_generator(Path(generator_spec.partition(":")[2]))
         if tuple(generator.image_shape) == tuple(contract.shape):
             inputs["generator"] = generator_samples(generator, PARITY_SAMPLES, seed + 2)
     return inputs
@@ -103,120 +104,137 @@ def _digits_agreement(contract, fp32_runner, int8_runner) -> float | None:
 
 
 def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _msg: None) -> ExportResult:
-    from dfard_pipeline.checkpoint.project import file_sha256
+    """Checkpoint -> FP32 ONNX -> the format's ONNX precision -> the format's artifact, checked for
+    parity, then published with its manifest. Every step works in a temporary folder beside the
+    output; nothing is written where the user asked unless all of them succeed."""
     from dfard_pipeline.export import calibration as calib
-    from dfard_pipeline.export.manifest import write_manifest
-    from dfard_pipeline.export.onnx_export import INPUT_NAME, check_onnx, export_onnx
-    from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
-    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+    from dfard_pipeline.export.formats import FORMATS
 
+    fmt = FORMATS[request.format]
     out = request.output_path
     calibration_file = request.calibration.partition(":")[2] if request.calibration and ":" in request.calibration \
         else request.calibration
     _check_output(out, request.overwrite, [request.student, *([Path(calibration_file)] if calibration_file else [])])
-    if request.format == "tensorrt":  # fail before any work when TensorRT or the GPU is missing
-        from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
-
-        import_tensorrt()
-        cuda_device_info()
+    fmt.check_environment()  # fail before any work when, say, TensorRT or the GPU is missing
     calibration_spec = calib.resolve_source(request.calibration, request.student) \
         if request.precision == "int8" else None
     loaded = _load_checkpoint(request.student)
-    model, contract = loaded.module, loaded.contract
-    eps = float(loaded.eps or 0.0)
     generator_spec = calibration_spec or (f"generator:{g}" if (g := calib.find_generator(request.student)) else None)
-    dynamic = request.dynamic_batch
-
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp_dir:
         tmp = Path(tmp_dir)
-        fp32_path = tmp / "model.fp32.onnx"
-        log(f"exporting {loaded.arch} to ONNX (opset {request.opset}, "
-            f"{'dynamic batch' if dynamic else f'batch {request.batch or 1}'})")
-        graph = export_onnx(model, contract.shape, fp32_path, opset=request.opset, dynamic_batch=dynamic,
-                            batch=request.batch)
-        onnx_path, calibration, quant_settings, int8_agreement = fp32_path, None, None, None
-        onnx_precision = "int8" if request.precision == "int8" else (
-            request.precision if request.format == "onnx" else "fp32")
-        if onnx_precision == "fp16":
-            from dfard_pipeline.export.fp16 import convert_fp16
-
-            onnx_path = tmp / "model.fp16.onnx"
-            convert_fp16(fp32_path, onnx_path)
-        elif onnx_precision == "int8":
-            from dfard_pipeline.export.int8 import quantize_int8
-
-            log(f"calibrating INT8 on {request.calibration_samples} samples from {calibration_spec}")
-            calibration = calib.build_calibration(calibration_spec, model, contract.shape, eps or 8 / 255,
-                                                  request.calibration_samples, request.seed)
-            onnx_path = tmp / "model.int8.onnx"
-            quant_settings = quantize_int8(fp32_path, onnx_path, calibration.samples, input_name=INPUT_NAME,
-                                           batch=None if dynamic else request.batch or 1,
-                                           scheme=request.int8_scheme,
-                                           keep_first_last=request.int8_keep_first_last)
-        if onnx_path != fp32_path:
-            graph = check_onnx(onnx_path, opset=request.opset, dynamic_batch=dynamic,
-                               exporter=graph.exporter, fallback_reason=graph.fallback_reason)
-
-        artifact, tensorrt_info = onnx_path, None
-        if request.format == "tensorrt":
-            from dfard_pipeline.export.tensorrt_engine import build_engine
-
-            artifact = tmp / "model.engine"
-            log(f"building a TensorRT {request.precision} engine")
-            tensorrt_info = build_engine(onnx_path, artifact, precision=request.precision, shape=contract.shape,
-                                         dynamic_batch=dynamic, batch=request.batch,
-                                         workspace_mib=request.workspace_mib,
-                                         timing_cache=request.timing_cache_path)
-
+        onnx = _onnx_graph(loaded, request, fmt.onnx_precision(request.precision), calibration_spec, tmp, log)
+        artifact, details = fmt.build(onnx.path, tmp, request, loaded.contract, log)
         log("checking parity with the PyTorch student")
-        tolerance = request.tolerance
-        reference = TorchRunner(model, contract)
-        candidate = _candidate_runner(artifact, request, contract, tensorrt_info)
-        parity = []
-        for name, x in _parity_inputs(contract, generator_spec, request.seed).items():
-            with reference:
-                ref_logits = reference.infer(x)
-            gated = not (request.precision == "int8" and name == "random")  # int8 is calibrated for images
-            parity.append(compare_logits(ref_logits, _runner_logits(candidate, x, dynamic), name=name,
-                                         tolerance_rel=tolerance.max_abs_rel if gated else None,
-                                         min_agreement=tolerance.min_agreement if gated else None))
-        if onnx_precision == "int8" and request.format == "onnx":
-            fp32_runner = OnnxRuntimeRunner(fp32_path, contract)
-            int8_agreement = {p.name: p.top1_agreement for p in parity}
-            digits = _digits_agreement(contract, fp32_runner, OnnxRuntimeRunner(onnx_path, contract))
-            if digits is not None:
-                int8_agreement["digits_test"] = digits
-        failures = [p.failure() for p in parity if not p]
-        if failures:
-            raise ValidationError(f"parity check failed for the {request.precision} {request.format} artifact, "
-                                  f"nothing written: {'; '.join(failures)}")
+        candidate = fmt.runner(artifact, request, loaded.contract, details)
+        parity = _check_parity(loaded, candidate, request, generator_spec)
+        int8_agreement = _int8_agreement(onnx, loaded.contract, parity) if request.format == "onnx" else None
         # The manifest is made in the temporary folder too, then both are moved into place: an
         # interrupted export never leaves a new artifact beside an old manifest (or the reverse).
-        tmp_manifest = tmp / "manifest.json"
-        manifest = write_manifest(
-            artifact, name=out.name, dest=tmp_manifest,
-            # Also relative to the artifact, so verify finds the reference from any working directory
-            # and after the run folder is moved.
-            source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
-                    "checkpoint_from_artifact": os.path.relpath(request.student.resolve(), out.resolve().parent),
-                    "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
-            export={"format": request.format, "precision": request.precision, "opset": graph.opset,
-                    "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,
-                    "dynamic_batch": dynamic, "batch": None if dynamic else request.batch or 1,
-                    "quantization": quant_settings},
-            graph=graph.to_dict(), contract={**contract.to_dict(), "eps": eps, "normalisation": "inside the model"},
-            calibration=calibration.describe() if calibration else None,
-            parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=tensorrt_info)
+        manifest = _write_manifest(artifact, tmp / "manifest.json", out, request, loaded, onnx, parity,
+                                   int8_agreement, details)
         os.replace(artifact, out)
-        os.replace(tmp_manifest, manifest_path(out))
+        os.replace(tmp / "manifest.json", manifest_path(out))
     return ExportResult(out, manifest_path(out), manifest, parity)
 
 
-def _candidate_runner(artifact: Path, request: ExportRequest, contract, tensorrt_info):
-    if request.format == "tensorrt":
-        from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
+@dataclass
+class _OnnxGraph:
+    path: Path  # the graph the format builds from
+    fp32_path: Path
+    graph: object  # OnnxGraphInfo of ``path``
+    precision: str
+    calibration: object | None = None  # CalibrationSet (INT8)
+    quantization: dict | None = None  # INT8 settings
 
-        return TensorRTRunner(artifact, contract, manifest={"tensorrt": tensorrt_info}, precision=request.precision)
+
+def _onnx_graph(loaded, request: ExportRequest, precision: str, calibration_spec: str | None, tmp: Path,
+                log) -> _OnnxGraph:
+    """The FP32 ONNX export, then its FP16 conversion or INT8 quantisation when ``precision`` asks."""
+    from dfard_pipeline.export import calibration as calib
+    from dfard_pipeline.export.onnx_export import INPUT_NAME, check_onnx, export_onnx
+
+    model, contract, dynamic = loaded.module, loaded.contract, request.dynamic_batch
+    fp32_path = tmp / "model.fp32.onnx"
+    log(f"exporting {loaded.arch} to ONNX (opset {request.opset}, "
+        f"{'dynamic batch' if dynamic else f'batch {request.batch or 1}'})")
+    graph = export_onnx(model, contract.shape, fp32_path, opset=request.opset, dynamic_batch=dynamic,
+                        batch=request.batch)
+    result = _OnnxGraph(fp32_path, fp32_path, graph, precision)
+    if precision == "fp16":
+        from dfard_pipeline.export.fp16 import convert_fp16
+
+        result.path = tmp / "model.fp16.onnx"
+        convert_fp16(fp32_path, result.path)
+    elif precision == "int8":
+        from dfard_pipeline.export.int8 import quantize_int8
+
+        log(f"calibrating INT8 on {request.calibration_samples} samples from {calibration_spec}")
+        result.calibration = calib.build_calibration(calibration_spec, model, contract.shape,
+                                                     float(loaded.eps or 0.0) or 8 / 255,
+                                                     request.calibration_samples, request.seed)
+        result.path = tmp / "model.int8.onnx"
+        result.quantization = quantize_int8(fp32_path, result.path, result.calibration.samples,
+                                            input_name=INPUT_NAME, batch=None if dynamic else request.batch or 1,
+                                            scheme=request.int8_scheme, keep_first_last=request.int8_keep_first_last)
+    if result.path != fp32_path:
+        result.graph = check_onnx(result.path, opset=request.opset, dynamic_batch=dynamic,
+                                  exporter=graph.exporter, fallback_reason=graph.fallback_reason)
+    return result
+
+
+def _check_parity(loaded, candidate, request: ExportRequest, generator_spec: str | None) -> list[ParityResult]:
+    """The artifact's logits against the PyTorch student's on seeded inputs; a failure writes nothing."""
+    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+
+    tolerance = request.tolerance
+    reference = TorchRunner(loaded.module, loaded.contract)
+    parity = []
+    for name, x in _parity_inputs(loaded.contract, generator_spec, request.seed).items():
+        with reference:
+            ref_logits = reference.infer(x)
+        gated = not (request.precision == "int8" and name == "random")  # int8 is calibrated for images
+        parity.append(compare_logits(ref_logits, _runner_logits(candidate, x, request.dynamic_batch), name=name,
+                                     tolerance_rel=tolerance.max_abs_rel if gated else None,
+                                     min_agreement=tolerance.min_agreement if gated else None))
+    failures = [p.failure() for p in parity if not p]
+    if failures:
+        raise ValidationError(f"parity check failed for the {request.precision} {request.format} artifact, "
+                              f"nothing written: {'; '.join(failures)}")
+    return parity
+
+
+def _int8_agreement(onnx: _OnnxGraph, contract, parity: list[ParityResult]) -> dict | None:
+    """INT8 against FP32 top-1 agreement: on the parity inputs, and on the digits test split if it fits."""
+    if onnx.precision != "int8":
+        return None
     from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
 
-    return OnnxRuntimeRunner(artifact, contract, precision=request.precision)
+    agreement = {p.name: p.top1_agreement for p in parity}
+    digits = _digits_agreement(contract, OnnxRuntimeRunner(onnx.fp32_path, contract),
+                               OnnxRuntimeRunner(onnx.path, contract))
+    if digits is not None:
+        agreement["digits_test"] = digits
+    return agreement
+
+
+def _write_manifest(artifact: Path, dest: Path, out: Path, request: ExportRequest, loaded, onnx: _OnnxGraph,
+                    parity: list[ParityResult], int8_agreement: dict | None, details: dict | None) -> dict:
+    from dfard_pipeline.artifacts.export_manifest import write_manifest
+    from dfard_pipeline.checkpoint.project import file_sha256
+
+    dynamic, graph = request.dynamic_batch, onnx.graph
+    return write_manifest(
+        artifact, name=out.name, dest=dest,
+        # Also relative to the artifact, so verify finds the reference from any working directory
+        # and after the run folder is moved.
+        source={"checkpoint": str(request.student), "sha256": file_sha256(request.student),
+                "checkpoint_from_artifact": os.path.relpath(request.student.resolve(), out.resolve().parent),
+                "kind": loaded.metadata.get("kind"), "arch": loaded.arch},
+        export={"format": request.format, "precision": request.precision, "opset": graph.opset,
+                "exporter": graph.exporter, "exporter_fallback_reason": graph.fallback_reason,
+                "dynamic_batch": dynamic, "batch": None if dynamic else request.batch or 1,
+                "quantization": onnx.quantization},
+        graph=graph.to_dict(),
+        contract={**loaded.contract.to_dict(), "eps": float(loaded.eps or 0.0), "normalisation": "inside the model"},
+        calibration=onnx.calibration.describe() if onnx.calibration else None,
+        parity=[p.to_dict() for p in parity], int8_agreement=int8_agreement, tensorrt=details)

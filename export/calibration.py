@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfard_pipeline.errors import CheckpointError, UsageError
+from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
+from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
+from dfard_pipeline.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class CalibrationSet:
 
 
 def find_generator(student: Path) -> Path | None:
-    candidate = Path(student).with_name("generator.pt")
+    candidate = Path(student).with_name(GENERATOR_FILE)
     return candidate if candidate.is_file() else None
 
 
@@ -52,32 +54,6 @@ def resolve_source(spec: str | None, student: Path) -> str:
     return f"generator:{spec}"
 
 
-def load_generator_file(path: Path):
-    from dfard_pipeline.checkpoint.project import load_error
-    from dfard_pipeline.distill.generator import load_generator
-    from dfard_pipeline.distill.run import GENERATOR_FORMAT
-
-    if not path.is_file():
-        raise CheckpointError(f"generator not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable generator checkpoint ({load_error(exc)})") from None
-    if not isinstance(payload, dict) or payload.get("format") != GENERATOR_FORMAT:
-        raise CheckpointError(f"{path} is not a dfard-pipeline generator (expected a distill run's generator.pt)")
-    return load_generator(payload)
-
-
-def generator_samples(generator, count: int, seed: int) -> np.ndarray:
-    """``count`` seeded generator samples, (N, C, H, W) float32 in [0, 1]."""
-    from dfard_pipeline.distill.generator import sample_latent
-
-    rng = torch.Generator().manual_seed(seed)
-    z, y = sample_latent(count, generator.nz, generator.num_classes, rng, torch.device("cpu"))
-    with torch.no_grad():
-        return generator(z, y).clamp(0, 1).numpy().astype(np.float32)
-
-
 def build_calibration(spec: str, student_model: torch.nn.Module, shape: tuple[int, ...], eps: float,
                       count: int, seed: int) -> CalibrationSet:
     kind, _, path_text = spec.partition(":")
@@ -88,7 +64,7 @@ def build_calibration(spec: str, student_model: torch.nn.Module, shape: tuple[in
         samples = load_npz_images(str(path))[:count]
         adversarial = 0.0
     else:
-        generator = load_generator_file(path)
+        generator = read_generator(path)
         samples = generator_samples(generator, count, seed)
         from dfard_pipeline.attacks import pgd
 

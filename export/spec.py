@@ -50,6 +50,20 @@ class ExportRequest:
     workspace_mib: int = 1024
     timing_cache: Path | None = None
 
+    @classmethod
+    def from_config(cls, config, student: str | Path, target=None, **given) -> ExportRequest:
+        """The request for ``student`` from a ``PipelineConfig``'s export section (and one of its
+        ``targets``), under what the command line gave (``given``; None means not given). A fixed
+        ``batch`` turns the config's dynamic batch off unless ``dynamic_batch`` is given too."""
+        fields = {"calibration_samples": config.export.calibration_samples, "opset": config.export.opset,
+                  "dynamic_batch": config.export.dynamic_batch, "seed": config.seed}
+        if target is not None:
+            fields.update(format=target.format, precision=target.precision, int8_scheme=target.int8_scheme)
+        if given.get("batch") is not None and given.get("dynamic_batch") is None:
+            fields["dynamic_batch"] = False
+        fields.update({key: value for key, value in given.items() if value is not None})
+        return cls(student=Path(student), **fields)
+
     def __post_init__(self) -> None:
         if self.format not in SUPPORTED:
             raise UsageError(f"unknown format {self.format!r}; choose one of {', '.join(SUPPORTED)}")
@@ -89,11 +103,3 @@ class ExportRequest:
     def tolerance(self) -> Tolerance:
         return TOLERANCES[self.precision]
 
-
-MANIFEST_FORMAT = "dfard-pipeline.export-manifest"
-
-
-def manifest_path(artifact: str | Path) -> Path:
-    """The sidecar manifest of an artifact: ``model.onnx`` -> ``model.onnx.json``."""
-    artifact = Path(artifact)
-    return artifact.with_name(artifact.name + ".json")

@@ -49,13 +49,12 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     """Everything verify needs PyTorch for, done here; the bundle for the device written at ``folder``."""
     import torch
 
+    from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.config import to_dict
-    from dfard_pipeline.export.spec import manifest_path
     from dfard_pipeline.models.contract import InputContract
     from dfard_pipeline.runtime.data_source import load_verify_data
-    from dfard_pipeline.runtime.runners import read_manifest
     from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
     from dfard_pipeline.runtime.verify import (
         _check_contracts,

@@ -33,14 +33,14 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Pa
     if spec != "synthetic":
         data = load_dataset(spec, "test")
         return data.head(n), None
+    from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
-    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
 
     generator_path = reference_path.with_name("generator.pt")
     if not generator_path.is_file():
         raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
                          f"({generator_path} is missing)")
-    generator = load_generator_file(generator_path)
+    generator = read_generator(generator_path)
     teacher = load_teacher(_teacher_path(reference_path, teacher), trust=trust_teacher)
     x = torch.from_numpy(generator_samples(generator, n or SYNTHETIC_DEFAULT_N, seed + 3))
     with torch.no_grad():

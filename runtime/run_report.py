@@ -92,9 +92,9 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
 
 
 def write_run_report(ctx) -> list[Path]:
+    from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
-    from dfard_pipeline.export.calibration import generator_samples, load_generator_file
     from dfard_pipeline.runtime.runners import open_runner
 
     config, d = ctx.config, ctx.distill_dir
@@ -124,7 +124,7 @@ def write_run_report(ctx) -> list[Path]:
     doc.heading("Training (data-free distillation)")
     doc.paragraph(_prior_line(student.metadata.get("metrics", {}), history))
     doc.image("training.png", plots.training_curves(history), "training curves")
-    generator = load_generator_file(d / "generator.pt")
+    generator = read_generator(d / "generator.pt")
     images = generator_samples(generator, 400, config.seed)
     with torch.no_grad():
         labels = teacher.module(torch.from_numpy(images)).argmax(1).numpy()

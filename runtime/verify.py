@@ -143,97 +143,158 @@ def _bar(total: int, desc: str, enabled: bool):
     return bar(enabled, total=total, desc=desc, unit="query", leave=False)
 
 
+@dataclass
+class _Session:
+    """What one verification holds open: the target, the artifact's runner and manifest, the
+    PyTorch reference, the data and eps (``_open``)."""
+
+    target: object
+    manifest: dict
+    precision: str
+    reference_path: Path
+    reference: object
+    runner: object
+    eps: float
+    data: object
+    data_note: str | None
+
+    @property
+    def profile(self):
+        return self.target.profile
+
+
 def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = lambda _m: None,
                     bars: bool = False, reference_cache: dict | None = None) -> VerifyResult:
-    """``reference_cache``: a dict shared across calls (``run`` verifies each artifact of one student)
-    so the reference half, identical for the same reference, data, eps, budget, suite and seed, is
-    computed once."""
-    from dfard_pipeline.checkpoint.project import file_sha256
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
-    from dfard_pipeline.runtime.data_source import load_verify_data
-    from dfard_pipeline.runtime.jetson import TegrastatsSampler
-    from dfard_pipeline.runtime.latency import measure_latency
-    from dfard_pipeline.runtime.runners import open_runner, read_manifest
-    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
-
+    """Open the artifact and its reference, attack the reference (once per ``reference_cache`` key:
+    ``run`` verifies each artifact of one student with the same reference, data, eps, budget, suite
+    and seed), attack and time the artifact on its runtime, and judge the result by the profile."""
     started = time.perf_counter()
     cpus = usable_cpus()
     # PyTorch's pool (the reference's attacks) and the runtime's take turns, each at most the CPUs
     # this process may use; PyTorch's default counts the host's cores, not the container's share.
     torch.set_num_threads(min(torch.get_num_threads(), cpus.count))
+    session = _open(request)
+    suite = request.suite or session.profile.attacks.suite
+    transfer, reference_suite = _reference_half_cached(session, request, suite, progress, bars, reference_cache)
+    with session.runner:
+        runtime_suite = _attack_runtime(session, request.seed, transfer, progress, bars)
+        parity = _parity(session, transfer)
+        latency, readings = _latency(session, request.seed, progress)
+    payload = _payload(request, session, suite, runtime_suite, reference_suite, parity, latency, readings, cpus)
+    payload["wall_time_s"] = time.perf_counter() - started
+    return VerifyResult(verdict.passed(payload["gates"]), payload)
+
+
+def _open(request: VerifyRequest) -> _Session:
+    """Everything that can be refused is refused here, before minutes of attacks: the artifact, its
+    manifest and precision against the profile, the reference, the runtime (loaded now: a missing
+    provider or a corrupt file fails at once), eps, the data and the contracts of all three."""
+    from dfard_pipeline.artifacts.export_manifest import read_manifest
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.runtime.data_source import load_verify_data
+    from dfard_pipeline.runtime.runners import open_runner
+
     artifact = request.artifact
     if not artifact.is_file():
         raise UsageError(f"model artifact not found: {artifact}")
     target = resolve_target(request.device, artifact, emulate=request.emulate)
-    profile = target.profile
     manifest = read_manifest(artifact) or {}
     precision = manifest.get("export", {}).get("precision", "fp32")
-    if precision not in profile.precisions:
-        raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
+    if precision not in target.profile.precisions:
+        raise UsageError(f"profile {target.profile.name} takes {', '.join(target.profile.precisions)} artifacts, "
+                         f"not {precision}")
     reference_path = _reference_path(request, manifest)
     reference = load_teacher(reference_path)
     runner = open_runner(artifact, providers=target.providers, threads=request.threads)
-    runner.__enter__()  # load now: a missing provider or corrupt file fails before minutes of attacks
+    runner.__enter__()
     eps = request_eps(request, reference, manifest)
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
                                        trust_teacher=request.trust_teacher)
     _check_contracts(runner.contract, reference.contract, data, artifact)
-    x, y, budget = data.x, data.y, profile.attacks
-    suite = request.suite or budget.suite
-    key = (reference.sha256, request.data, len(x), eps, budget, suite, request.seed)
-    if reference_cache is not None and key in reference_cache:
-        transfer, reference_suite = reference_cache[key]
-        progress("reference attacks: reused from the previous artifact of this student")
-    else:
-        transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed,
-                                                   progress, bars)
-        if reference_cache is not None:
-            reference_cache[key] = (transfer, reference_suite)
-    with runner:
-        predict = predict_with(runner)
-        progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")
-        with _bar(square_rounds(len(x), budget.square_queries), f"Square on {runner.info.runtime}", bars) as bar:
-            rt_square, rt_queries = run_square(predict, x, y, eps, queries=budget.square_queries,
-                                               p_init=budget.square_p_init, seed=request.seed, progress=bar.update)
-        runtime_suite = evaluate_suite(predict, x, y, eps, {**{f"transfer_{k}": v for k, v in transfer.items()},
-                                                            "square": rt_square}, rt_queries)
-        with TorchRunner(reference.module, reference.contract) as ref_runner:
-            parity = {}
-            for name, inputs in (("clean", x), ("adversarial", transfer[f"pgd{budget.pgd_steps}"])):
-                batch = inputs.numpy()
-                parity[name] = compare_logits(ref_runner.infer(batch), runner.infer(batch), name=name,
-                                              min_agreement=profile.gates.parity_floor(precision, name))
-        latency, device_readings = {}, None
-        with TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
-            for batch_size in profile.batch_sizes:
-                progress(f"timing batch {batch_size} ({profile.iterations} runs)")
-                latency[str(batch_size)] = measure_latency(runner, runner.contract.shape, batch_size,
-                                                           warmup=profile.warmup, iterations=profile.iterations,
-                                                           seed=request.seed)
-        device_readings = sampler.summary()
-        info = runner.info
+    return _Session(target, manifest, precision, reference_path, reference, runner, eps, data, data_note)
 
+
+def _reference_half_cached(session: _Session, request: VerifyRequest, suite: str, progress, bars: bool,
+                           cache: dict | None):
+    budget, x, y = session.profile.attacks, session.data.x, session.data.y
+    key = (session.reference.sha256, request.data, len(x), session.eps, budget, suite, request.seed)
+    if cache is not None and key in cache:
+        progress("reference attacks: reused from the previous artifact of this student")
+        return cache[key]
+    result = reference_half(session.reference.module, x, y, session.eps, budget, suite, request.seed, progress, bars)
+    if cache is not None:
+        cache[key] = result
+    return result
+
+
+def _attack_runtime(session: _Session, seed: int, transfer: dict, progress, bars: bool):
+    """The suite on the runtime: the reference's examples transferred, and Square run on the runtime."""
+    runner, budget, x, y = session.runner, session.profile.attacks, session.data.x, session.data.y
+    predict = predict_with(runner)
+    progress(f"Square ({budget.square_queries} queries) on {runner.info.runtime}")
+    with _bar(square_rounds(len(x), budget.square_queries), f"Square on {runner.info.runtime}", bars) as bar:
+        square, queries = run_square(predict, x, y, session.eps, queries=budget.square_queries,
+                                     p_init=budget.square_p_init, seed=seed, progress=bar.update)
+    attacks = {**{f"transfer_{k}": v for k, v in transfer.items()}, "square": square}
+    return evaluate_suite(predict, x, y, session.eps, attacks, queries)
+
+
+def _parity(session: _Session, transfer: dict) -> dict:
+    """Logits of runtime and reference on clean and PGD examples, each with the profile's floor."""
+    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+
+    reference, budget = session.reference, session.profile.attacks
+    parity = {}
+    with TorchRunner(reference.module, reference.contract) as ref_runner:
+        for name, inputs in (("clean", session.data.x), ("adversarial", transfer[f"pgd{budget.pgd_steps}"])):
+            batch = inputs.numpy()
+            parity[name] = compare_logits(ref_runner.infer(batch), session.runner.infer(batch), name=name,
+                                          min_agreement=session.profile.gates.parity_floor(session.precision, name))
+    return parity
+
+
+def _latency(session: _Session, seed: int, progress) -> tuple[dict, dict | None]:
+    """Latency per batch size of the profile, with device readings (tegrastats) on a real Jetson."""
+    from dfard_pipeline.runtime.jetson import TegrastatsSampler
+    from dfard_pipeline.runtime.latency import measure_latency
+
+    profile, runner, target = session.profile, session.runner, session.target
+    latency = {}
+    with TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
+        for batch_size in profile.batch_sizes:
+            progress(f"timing batch {batch_size} ({profile.iterations} runs)")
+            latency[str(batch_size)] = measure_latency(runner, runner.contract.shape, batch_size,
+                                                       warmup=profile.warmup, iterations=profile.iterations,
+                                                       seed=seed)
+    return latency, sampler.summary()
+
+
+def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suite, reference_suite, parity: dict,
+             latency: dict, readings, cpus) -> dict:
+    """verify.json (less its schema, verdict and wall time): every measurement, gate and warning."""
+    from dfard_pipeline.checkpoint.project import file_sha256
+
+    artifact, profile, target, info = request.artifact, session.profile, session.target, session.runner.info
     metrics, reference_metrics = runtime_suite.to_dict(), reference_suite.to_dict()
     parity_data = {name: result.to_dict() for name, result in parity.items()}
     latency_data = {size: stats.to_dict() for size, stats in latency.items()}
-    gates = verdict.evaluate_gates(profile, precision, metrics, reference_metrics, parity_data, latency_data,
+    gates = verdict.evaluate_gates(profile, session.precision, metrics, reference_metrics, parity_data, latency_data,
                                    target.emulated)
-    warnings = verdict.warnings_for(metrics, reference_metrics, latency_data, data_note)
-    passed = verdict.passed(gates)
-    whitebox_pgd = reference_suite.attacks[f"pgd{budget.pgd_steps}"]
-    payload = {
+    whitebox_pgd = reference_suite.attacks[f"pgd{profile.attacks.pgd_steps}"]
+    return {
         "artifact": {"path": str(artifact), "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size,
-                     "format": manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
-                     "precision": precision},
+                     "format": session.manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
+                     "precision": session.precision},
         "device": {"profile": profile.name, "description": profile.description, "runtime": info.runtime,
                    "emulated": target.emulated, "latency_source": "host" if target.emulated else "device",
                    "host": target.host(), "providers_requested": info.providers_requested,
                    "providers_used": info.providers_used, "threads": info.threads, "versions": info.versions,
                    "thread_pools": {"runtime": info.threads, "torch": torch.get_num_threads(), **cpus.to_dict()},
-                   "readings": device_readings},
-        "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
+                   "readings": readings},
+        "data": {"spec": request.data, "name": session.data.name, "n": len(session.data.x),
+                 "synthetic": request.data == "synthetic"},
         "metrics": metrics,
-        "reference": {"path": str(reference_path), "sha256": reference.sha256,
+        "reference": {"path": str(session.reference_path), "sha256": session.reference.sha256,
                       **reference_metrics, "whitebox_pgd": whitebox_pgd,
                       **autoattack_accuracy(reference_metrics)},
         "suite": suite,
@@ -243,11 +304,9 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
         "resources": {"model_bytes": artifact.stat().st_size, "threads": info.threads,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
         "gates": gates,
-        "warnings": warnings,
+        "warnings": verdict.warnings_for(metrics, reference_metrics, latency_data, session.data_note),
         "robust_vs_whitebox_pgd": runtime_suite.robust_accuracy - whitebox_pgd,
-        "wall_time_s": time.perf_counter() - started,
     }
-    return VerifyResult(passed, payload)
 
 
 class _Nothing:

@@ -45,10 +45,10 @@ def digits_run(tmp_path_factory):
     samples are valid [0, 1] images, which is all export and verify need from it)."""
     import torch.nn.functional as F
 
+    from dfard_pipeline.artifacts.generator_file import GENERATOR_FORMAT
     from dfard_pipeline.checkpoint import save_checkpoint
     from dfard_pipeline.data import load_dataset
-    from dfard_pipeline.distill.generator import Generator
-    from dfard_pipeline.distill.run import GENERATOR_FORMAT
+    from dfard_pipeline.models.generator import Generator
 
     run = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)

@@ -65,8 +65,9 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @click.pass_context
 def distill(ctx, teacher_path, teacher_arch, input_shape, trust_checkpoint, out, resume,
             config_path, overwrite, quiet, **_):
-    from dfard_pipeline.distill.run import run_distill
+    from dfard_pipeline.distill.run import run_distill, show
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    run_distill(config, teacher_path, Path(out), teacher_arch=teacher_arch, trust=trust_checkpoint,
-                input_shape=input_shape, resume=resume, overwrite=overwrite, quiet=quiet)
+    show(run_distill(config, teacher_path, Path(out), teacher_arch=teacher_arch, trust=trust_checkpoint,
+                     input_shape=input_shape, resume=resume, overwrite=overwrite, quiet=quiet,
+                     log=lambda message: click.echo(message, err=True)))

@@ -57,13 +57,10 @@ def export(ctx, student_path, fmt, precision, calibration, int8_scheme, int8_qua
     from dfard_pipeline.export.spec import ExportRequest
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    request = ExportRequest(
-        student=Path(student_path), format=fmt, precision=precision, calibration=calibration,
-        int8_scheme=int8_scheme, int8_keep_first_last=not int8_quantize_all,
-        calibration_samples=config.export.calibration_samples, opset=config.export.opset,
-        batch=batch, dynamic_batch=dynamic_batch or (batch is None and config.export.dynamic_batch),
-        out=Path(out) if out else None,
-        overwrite=overwrite, seed=config.seed, workspace_mib=workspace_mib,
+    request = ExportRequest.from_config(
+        config, student_path, format=fmt, precision=precision, calibration=calibration, int8_scheme=int8_scheme,
+        int8_keep_first_last=not int8_quantize_all, batch=batch, dynamic_batch=dynamic_batch or None,
+        out=Path(out) if out else None, overwrite=overwrite, workspace_mib=workspace_mib,
         timing_cache=Path(timing_cache) if timing_cache else None)
     result = export_model(request, log=(lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
     click.echo(summary(result))

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from dfard_pipeline.cli.options import quiet_option
-
-STAGE_NAMES = ["teacher", "distill", "export", "verify", "report"]
+from dfard_pipeline.stages.steps import STAGE_NAMES
 
 
 @click.command(help="""Run the whole pipeline: teacher (when the config names no checkpoint) -> distill ->

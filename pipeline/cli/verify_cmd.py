@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import quiet_option
+from dfard_pipeline.cli.options import config_option, quiet_option, resolve_config
+
+# options whose default comes from the config (--config, else the group's, else configs/digits.yaml)
+OPTION_KEYS = {"data": "verify.data", "n": "verify.n", "seed": "seed"}
 
 
 @click.command(help="""Re-measure clean and adversarial accuracy, parity and latency of an exported student
@@ -14,34 +17,36 @@ on the target runtime, and pass or fail the device profile's gates.
 
 \b
 Examples:
-  dfard-pipeline verify --model runs/digits/student.fp32.onnx --device cpu
-  dfard-pipeline verify --model runs/digits/student.int8.onnx --device cpu --n 200
-  dfard-pipeline verify --model student.fp16.engine --device jetson          # on the Jetson itself
-  dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --emulate
-  dfard-pipeline verify --model student.fp32.onnx --data synthetic           # no labelled data at all
-  dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --bundle b/   # for the device
+  dfard-pipeline verify --artifact runs/digits/student.fp32.onnx --device cpu
+  dfard-pipeline verify --artifact runs/digits/student.int8.onnx --device cpu --n 200
+  dfard-pipeline verify --artifact student.fp16.engine --device jetson          # on the Jetson itself
+  dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --emulate
+  dfard-pipeline verify --artifact student.fp32.onnx --data synthetic           # no labelled data at all
+  dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --bundle b/   # for the device
   dfard-pipeline verify --collect b/                                         # after verify_on_device.py ran
-  dfard-pipeline verify --model student.fp32.onnx --device jetson-orin-nano --remote nano@10.0.0.7
+  dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --remote nano@10.0.0.7
 
 The device needs neither PyTorch nor dfard-pipeline for --bundle and --remote: only Python, numpy
 and the runtime. Robust accuracy on the runtime is the per-sample worst case over PGD and CW crafted on the PyTorch
 reference (transfer) and the black-box Square attack run on the runtime itself. Writes verify.json
 (stable, documented in the README) and verify.md. Exit 0: every gate passed; 1: a gate failed;
 2: usage error.""")
-@click.option("--model", "artifact", type=click.Path(dir_okay=False),
+@click.option("--artifact", type=click.Path(dir_okay=False),
               help="The artifact: .onnx, .engine or a .pt checkpoint.  [required, except with --collect]")
+@click.option("--model", "model_alias", type=click.Path(dir_okay=False), hidden=True)  # --artifact's old name
 @click.option("--reference", type=click.Path(dir_okay=False),
               help="PyTorch reference checkpoint.  [default: the manifest's source checkpoint]")
 @click.option("--device", default="cpu", show_default=True,
               help="Device profile: cpu, cuda, jetson (auto-detects the module), jetson-orin-nano, "
                    "jetson-orin-nx, jetson-agx-orin, or a profile YAML path.")
-@click.option("--data", default="digits", show_default=True,
-              help="digits, cifar10:PATH, cifar100:PATH, npz:PATH or synthetic.")
+@click.option("--data", help="digits, cifar10:PATH, cifar100:PATH, npz:PATH or synthetic.  [default: the config's "
+                             "verify.data: digits]")
 @click.option("--eps", type=float, help="L-inf radius.  [default: the student's recorded eps]")
 @click.option("--suite", type=click.Choice(["quick", "standard", "autoattack"]),
               help="Attacks: quick (PGD, CW, Square), standard (+ AutoAttack's APGD-CE), autoattack (+ AutoAttack "
                    "standard: APGD-CE, APGD-T, FAB-T, Square 5000).  [default: the profile's, standard]")
-@click.option("--n", type=int, help="Use the first N samples (comparable across runs).  [default: all]")
+@click.option("--n", type=int, help="Use the first N samples (comparable across runs).  [default: the config's "
+                                   "verify.n: all]")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher that labels --data synthetic.")
 @click.option("--trust-checkpoint", is_flag=True,
               help="Load a --teacher that holds pickled Python objects (runs code from the file).")
@@ -60,21 +65,29 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
               help="An ssh config file to use instead of ~/.ssh/config.")
 @click.option("--threads", type=int,
               help="Runtime threads.  [default: the CPUs this process may use (affinity, cgroup quota)]")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of attacks and samples.")
+@click.option("--seed", type=int, help="Seed of attacks and samples.  [default: the config's seed: 0]")
+@config_option
 @quiet_option
-def verify(artifact, reference, device, data, eps, suite, n, teacher, trust_checkpoint, emulate, out, json_path,
-           overwrite, bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed, quiet):
+@click.pass_context
+def verify(ctx, artifact, model_alias, reference, device, data, eps, suite, n, teacher, trust_checkpoint, emulate,
+           out, json_path, overwrite, bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed,
+           config_path, quiet):
     import sys
 
+    from dfard_pipeline.artifacts.export_manifest import manifest_path
     from dfard_pipeline.errors import UsageError
-    from dfard_pipeline.export.spec import manifest_path
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
+    if artifact and model_alias and artifact != model_alias:
+        raise UsageError("--artifact and --model (its old name) name different files: pass one")
+    artifact = artifact or model_alias
+    config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
+    data, n, seed = config.verify.data, config.verify.n, config.seed
     if collect_dir and (artifact or bundle_dir or remote):
         raise UsageError("--collect reads a bundle the device has run: pass it alone (with --out/--json)")
     if not collect_dir and not artifact:
-        raise UsageError("pass --model ARTIFACT (or --collect BUNDLE)")
+        raise UsageError("pass --artifact ARTIFACT (or --collect BUNDLE)")
     if bundle_dir and emulate and not remote:
         raise UsageError("--emulate is for the device half: run `python3 verify_on_device.py --emulate` there")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True))

@@ -7,14 +7,17 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import torch
 
-from dfard_pipeline.atomic import folder_writable, save_torch_atomic, write_text_atomic
-from dfard_pipeline.checkpoint import load_teacher, plain_state_dict, save_checkpoint
+from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
+from dfard_pipeline.artifacts.generator_file import write_generator
+from dfard_pipeline.atomic import folder_writable, write_text_atomic
+from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device, set_deterministic
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
@@ -23,7 +26,6 @@ from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.models import count_parameters, create_model
 
-GENERATOR_FORMAT = "dfard-pipeline.generator"
 # Options that do not change the training trajectory, so a resume may differ in them.
 _NOT_IN_FINGERPRINT = ("checkpoint_minutes", "eval_data")
 
@@ -35,6 +37,12 @@ class DistillOutputs:
     generator: Path
     metrics: Path
     final: dict
+    summary: tuple[str, ...] = ()  # what the caller shows the user at the end (stdout)
+    warnings: tuple[str, ...] = ()  # and what it warns about (stderr)
+
+
+def _silent(_message: str) -> None:
+    pass
 
 
 def _fingerprint(config: PipelineConfig, teacher_sha: str, world_size: int) -> str:
@@ -81,13 +89,12 @@ def _prepare_out_dir(out_dir: Path, work_dir: Path, resume: bool, overwrite: boo
         raise UsageError(f"cannot write the run folder {out_dir}: {out_dir.parent} is not writable")
 
 
-def _start_work_dir(out_dir: Path, work_dir: Path, resume: bool) -> None:
+def _start_work_dir(out_dir: Path, work_dir: Path, resume: bool, log: Callable[[str], None]) -> None:
     """Called once every input is known good: nothing is written or removed before."""
     if work_dir != out_dir:
         if not resume and work_dir.exists():
             shutil.rmtree(work_dir)  # an earlier --overwrite that never finished; this one replaces it
-        click.echo(f"building the new run in {work_dir}; {out_dir} is replaced only when it is complete",
-                   err=True)
+        log(f"building the new run in {work_dir}; {out_dir} is replaced only when it is complete")
     (work_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
 
 
@@ -111,14 +118,18 @@ def write_metrics(path: Path, history: list) -> None:
 def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
                 teacher_arch: str | None = None, trust: bool = False,
                 input_shape: tuple[int, int, int] | None = None, resume: bool = False,
-                overwrite: bool = False, quiet: bool = False) -> DistillOutputs:
+                overwrite: bool = False, quiet: bool = False,
+                log: Callable[[str], None] = _silent) -> DistillOutputs:
+    """Distill a student from the teacher file into ``out_dir``. ``log`` receives the lines meant for
+    the user as the run starts (which prior is used, warnings); the returned outputs carry the
+    closing summary and warnings. Only ``quiet`` progress bars are drawn here."""
     cfg = config.distill
     device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)  # fail before any output is written
     restore_flags = set_deterministic(cfg.deterministic)  # restored on return: a library call leaves no trace
     dist = init_distributed(device.type)
     if dist.is_main and (warning := precision_warning(device, cfg.precision)):
-        click.echo(f"warning: {warning}", err=True)
+        log(f"warning: {warning}")
     try:
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
@@ -144,24 +155,25 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         if resume:
             trainer.resume()  # a damaged checkpoint is refused before anything is written or said
         if dist.is_main:
-            announce_priors(priors, loaded.source_format)
-            _start_work_dir(final_dir, out_dir, resume)
+            log(announce_priors(priors, loaded.source_format))
+            _start_work_dir(final_dir, out_dir, resume, log)
             write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
         dist.barrier()
         state = trainer.fit()
         checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
-        final = {}
+        final, summary = {}, ()
         if dist.is_main:
             final = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, teacher_path,
                                    priors)
             _publish(out_dir, final_dir)
-            _print_summary(cfg, trainer.final_student, loaded, state, final, final_dir)
+            summary = _summary(cfg, trainer.final_student, loaded, state, final, final_dir)
         # Every rank leaves together: a rank tearing down gloo while another still works aborts.
         dist.barrier()
-        return DistillOutputs(final_dir, final_dir / "student.pt", final_dir / "generator.pt",
-                              final_dir / "metrics.jsonl", final)
+        warnings = (final["health_warning"],) if final.get("health_warning") else ()
+        return DistillOutputs(final_dir, final_dir / "student.pt", final_dir / GENERATOR_FILE,
+                              final_dir / "metrics.jsonl", final, summary, warnings)
     finally:
         shutdown_distributed(dist)
         restore_flags()
@@ -197,23 +209,27 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
     save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
-    save_torch_atomic(
-        {"format": GENERATOR_FORMAT, "generator": generator.describe(),
-         "state_dict": plain_state_dict(generator), "teacher_sha256": loaded.sha256},
-        out_dir / "generator.pt")
+    write_generator(generator, loaded.sha256, out_dir / GENERATOR_FILE)
     write_metrics(metrics_path, state.history)
     return final
 
 
-def _print_summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path) -> None:
-    if final.get("health_warning"):
-        click.echo(f"warning: {final['health_warning']}", err=True)
-    # The summary prints even with --quiet, which only silences progress bars.
-    click.echo(f"distilled {cfg.student} ({count_parameters(student):,} params) from "
-               f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
-               f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
-               f"probe {state.agreement:.1%} -> {out_dir}")
+def _summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path) -> tuple[str, ...]:
+    lines = [f"distilled {cfg.student} ({count_parameters(student):,} params) from "
+             f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
+             f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
+             f"probe {state.agreement:.1%} -> {out_dir}"]
     if "eval_digits_test" in final:
         e = final["eval_digits_test"]
-        click.echo(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
-                   f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
+        lines.append(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
+                     f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
+    return tuple(lines)
+
+
+def show(outputs: DistillOutputs) -> None:
+    """The CLI's view of a finished run: warnings on stderr, the summary on stdout (even with
+    --quiet, which only silences progress bars)."""
+    for warning in outputs.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for line in outputs.summary:
+        click.echo(line)

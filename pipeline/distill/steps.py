@@ -18,13 +18,13 @@ from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import autocast
 from dfard_pipeline.distill.distributed import DistContext
-from dfard_pipeline.distill.generator import Generator, sample_latent
 from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe
 from dfard_pipeline.distill.student_loss import StudentLoss
 from dfard_pipeline.distill.teacher_stats import FeatureStatistics
 from dfard_pipeline.errors import ValidationError
+from dfard_pipeline.models.generator import Generator, sample_latent
 
 
 @dataclass

@@ -177,22 +177,18 @@ def _has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def announce_priors(priors: dict, teacher_format: str) -> None:
-    """One line at the start of distill: the prior in use, or a warning saying what to expect."""
-    import click
-
+def announce_priors(priors: dict, teacher_format: str) -> str:
+    """The line distill starts with: the prior in use, or a warning saying what to expect."""
     if priors["prior"] == "bn" and priors["used"]:
-        click.echo(f"feature-statistics prior: bn over {priors['layers']} BatchNorm layers ({priors['source']})",
-                   err=True)
-    elif priors["prior"] == "bn":
-        click.echo(f"feature-statistics prior: off (distill.feature_prior); {priors['layers']} BatchNorm layers "
-                   "measured for the health signal only", err=True)
-    else:
-        click.echo(f"warning: no feature-statistics prior for this {teacher_format} teacher: {priors['reason']}. "
-                   "The generator is steered by the teacher's outputs alone and may synthesise inputs unlike "
-                   "the teacher's data: expect a markedly weaker student (on digits, a .pt2 teacher without "
-                   "this prior gave 82.9 % clean and 55.3 % PGD-20 instead of 97.1 % and 86.7 %). Watch "
-                   "health.teacher_confidence and class_coverage in metrics.jsonl.", err=True)
+        return f"feature-statistics prior: bn over {priors['layers']} BatchNorm layers ({priors['source']})"
+    if priors["prior"] == "bn":
+        return (f"feature-statistics prior: off (distill.feature_prior); {priors['layers']} BatchNorm layers "
+                "measured for the health signal only")
+    return (f"warning: no feature-statistics prior for this {teacher_format} teacher: {priors['reason']}. "
+            "The generator is steered by the teacher's outputs alone and may synthesise inputs unlike "
+            "the teacher's data: expect a markedly weaker student (on digits, a .pt2 teacher without "
+            "this prior gave 82.9 % clean and 55.3 % PGD-20 instead of 97.1 % and 86.7 %). Watch "
+            "health.teacher_confidence and class_coverage in metrics.jsonl.")
 
 
 # bn_distance at the end over its first-epoch value above which distill warns. Measured on the digits

@@ -22,7 +22,6 @@ from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import memory_format
 from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.distributed import DistContext
-from dfard_pipeline.distill.generator import Generator
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.methods import METHODS
 from dfard_pipeline.distill.steps import (
@@ -37,6 +36,7 @@ from dfard_pipeline.distill.teacher_stats import FeatureStatistics, feature_stat
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import CheckpointError, DfardError
 from dfard_pipeline.models.folded_bn import FoldedEval
+from dfard_pipeline.models.generator import Generator
 from dfard_pipeline.progress import bar as progress_bar
 from dfard_pipeline.progress import log_line
 

@@ -13,9 +13,6 @@ from dfard_pipeline.errors import UsageError
 from dfard_pipeline.stages import steps
 from dfard_pipeline.stages.manifest import RunManifest, fingerprint, run_lock
 
-INPUTS = {"teacher": steps.teacher_inputs, "distill": steps.distill_inputs, "export": steps.export_inputs,
-          "verify": steps.verify_inputs, "report": steps.report_inputs}
-
 
 @dataclass
 class RunOutcome:
@@ -28,23 +25,22 @@ class RunOutcome:
 
 
 def _selected(from_stage: str | None, only: str | None) -> list[str]:
+    names = steps.STAGE_NAMES
     for option, value in (("--from", from_stage), ("--only", only)):
-        if value is not None and value not in steps.STAGES:
-            raise UsageError(f"{option} {value}: stages are {', '.join(steps.STAGES)}")
+        if value is not None and value not in names:
+            raise UsageError(f"{option} {value}: stages are {', '.join(names)}")
     if from_stage and only:
         raise UsageError("--from and --only contradict each other; pass one")
     if only:
         return [only]
-    start = steps.STAGES.index(from_stage) if from_stage else 0
-    return list(steps.STAGES[start:])
+    start = names.index(from_stage) if from_stage else 0
+    return list(names[start:])
 
 
-def _check_upstream(ctx: steps.RunContext, stage: str) -> None:
-    needed = {"distill": [ctx.teacher_path], "export": [ctx.distill_dir / "student.pt"],
-              "verify": [ctx.distill_dir / "student.pt"], "report": [ctx.distill_dir / "student.pt"]}.get(stage, [])
-    missing = [p for p in needed if not p.is_file()]
+def _check_upstream(ctx: steps.RunContext, stage: steps.Stage) -> None:
+    missing = [p for p in stage.needs(ctx) if not p.is_file()]
     if missing:
-        raise UsageError(f"stage {stage} needs {', '.join(map(str, missing))}; run the earlier stages first "
+        raise UsageError(f"stage {stage.name} needs {', '.join(map(str, missing))}; run the earlier stages first "
                          "(drop --only/--from)")
 
 
@@ -77,8 +73,7 @@ def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
     config = ctx.config
     if config.teacher.checkpoint and not ctx.teacher_path.is_file():
         raise UsageError(f"teacher.checkpoint {ctx.teacher_path} not found")
-    first = next((stage for stage in steps.STAGES if stage in selected
-                  and not (stage == "teacher" and config.teacher.checkpoint)), None)
+    first = next((stage for stage in steps.STAGES if stage.name in selected and not stage.skip_reason(ctx)), None)
     if first is not None:
         _check_upstream(ctx, first)
     if ctx.folder.exists() and not ctx.folder.is_dir():
@@ -103,44 +98,38 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
         manifest.save()
         upstream_ran = False
         for index, stage in enumerate(steps.STAGES, 1):
-            label = f"[{index}/{len(steps.STAGES)}] {stage}"
-            if stage == "teacher" and config.teacher.checkpoint:
-                skipped[stage] = f"the config names a teacher checkpoint ({ctx.teacher_path})"
-                manifest.mark(stage, "skipped", reason=skipped[stage])
-                ctx.say(f"{label}: skipped, {skipped[stage]}")
+            name, label = stage.name, f"[{index}/{len(steps.STAGES)}] {stage.name}"
+            if reason := stage.skip_reason(ctx):
+                skipped[name] = reason
+                manifest.mark(name, "skipped", reason=reason)
+                ctx.say(f"{label}: skipped, {reason}")
                 continue
-            if stage not in selected:
+            if name not in selected:
                 continue
             _check_upstream(ctx, stage)
-            inputs = INPUTS[stage](ctx)
+            inputs = stage.inputs(ctx)
             stage_fingerprint = fingerprint(inputs)
-            forced = force or from_stage == stage
-            if not forced and not upstream_ran and manifest.is_cached(stage, stage_fingerprint):
-                cached.append(stage)
-                ctx.notes[stage] = manifest.stage(stage).get("notes", {})
+            forced = force or from_stage == name
+            if not forced and not upstream_ran and manifest.is_cached(name, stage_fingerprint):
+                cached.append(name)
+                ctx.notes[name] = manifest.stage(name).get("notes", {})
                 ctx.say(f"{label}: cached (inputs unchanged)")
                 continue
-            previous = manifest.stage(stage)
-            from dfard_pipeline.distill.run import resumable_checkpoint
-
-            resume = (stage == "distill" and previous.get("fingerprint") == stage_fingerprint
-                      and previous.get("status") in ("running", "interrupted")
-                      and resumable_checkpoint(ctx.distill_dir) is not None)
+            previous = manifest.stage(name)
+            resume = (previous.get("fingerprint") == stage_fingerprint
+                      and previous.get("status") in ("running", "interrupted") and stage.resumable(ctx))
             ctx.say(f"{label}: {'resuming' if resume else 'running'}")
-            manifest.start(stage, stage_fingerprint, inputs)
+            manifest.start(name, stage_fingerprint, inputs)
             try:
-                outputs = steps.run_distill_stage(ctx, resume) if stage == "distill" else _RUN[stage](ctx)
+                outputs = stage.run(ctx, resume)
             except BaseException:
-                manifest.mark(stage, "interrupted")
+                manifest.mark(name, "interrupted")
                 raise
-            manifest.finish(stage, outputs, notes=ctx.notes.get(stage, {}))
-            ran.append(stage)
+            manifest.finish(name, outputs, notes=ctx.notes.get(name, {}))
+            ran.append(name)
             upstream_ran = True
         gates_passed = _verdict(manifest)
         manifest.data["passed"] = gates_passed  # for people reading run.json; never read back
         manifest.save()
     return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started)
 
-
-_RUN = {"teacher": steps.run_teacher, "export": steps.run_export, "verify": steps.run_verify,
-        "report": steps.run_report}

@@ -3,6 +3,7 @@ and how to produce them; ``pipeline.py`` decides whether it runs or is served fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ from dfard_pipeline import __version__
 from dfard_pipeline.config import PipelineConfig, to_dict
 from dfard_pipeline.stages.manifest import sha256_file
 
-STAGES = ("teacher", "distill", "export", "verify", "report")
 SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
 
 
@@ -90,7 +90,7 @@ def _relative(path: Path, folder: Path) -> str:
 
 # --- the work ---------------------------------------------------------------------------------
 
-def run_teacher(ctx: RunContext) -> list[Path]:
+def run_teacher(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.teacher.run import run_teacher_command
 
     run_teacher_command(ctx.config, ctx.teacher_path, quiet=ctx.quiet)
@@ -98,36 +98,33 @@ def run_teacher(ctx: RunContext) -> list[Path]:
 
 
 def run_distill_stage(ctx: RunContext, resume: bool) -> list[Path]:
-    from dfard_pipeline.distill.run import run_distill
+    from dfard_pipeline.distill.run import run_distill, show
 
     out = run_distill(ctx.config, str(ctx.teacher_path), ctx.distill_dir, resume=resume, overwrite=not resume,
-                      quiet=ctx.quiet)
+                      quiet=ctx.quiet, log=lambda message: click.echo(message, err=True))
+    show(out)
     return [out.student, out.generator, out.metrics]
 
 
-def run_export(ctx: RunContext) -> list[Path]:
+def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
+    from dfard_pipeline.artifacts.export_manifest import manifest_path
     from dfard_pipeline.errors import UsageError
     from dfard_pipeline.export.api import export_model
-    from dfard_pipeline.export.spec import ExportRequest, manifest_path
+    from dfard_pipeline.export.formats import FORMATS
+    from dfard_pipeline.export.spec import ExportRequest
 
     (ctx.folder / "export").mkdir(exist_ok=True)
     outputs, skipped = [], {}
     cfg = ctx.config.export
     for target, path in zip(cfg.targets, ctx.artifacts(), strict=True):
-        request = ExportRequest(student=ctx.distill_dir / "student.pt", format=target.format,
-                                precision=target.precision, int8_scheme=target.int8_scheme,
-                                calibration_samples=cfg.calibration_samples, opset=cfg.opset,
-                                dynamic_batch=cfg.dynamic_batch, out=path, overwrite=True, seed=ctx.config.seed)
-        if target.format == "tensorrt":
-            try:
-                from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
-
-                import_tensorrt()
-                cuda_device_info()
-            except UsageError as exc:
-                skipped[path.name] = str(exc)
-                ctx.say(f"  skipped {path.name}: {exc}")
-                continue
+        request = ExportRequest.from_config(ctx.config, ctx.distill_dir / "student.pt", target, out=path,
+                                            overwrite=True)
+        try:  # a format whose toolchain or device is missing here is skipped, not an error of the run
+            FORMATS[target.format].check_environment()
+        except UsageError as exc:
+            skipped[path.name] = str(exc)
+            ctx.say(f"  skipped {path.name}: {exc}")
+            continue
         result = export_model(request, log=lambda msg: ctx.say(f"    {msg}"))
         ctx.say(f"  {path.name}: parity " + ", ".join(f"{p.name} {p.top1_agreement:.2%}" for p in result.parity))
         outputs += [result.path, manifest_path(result.path)]
@@ -153,7 +150,7 @@ def _can_run_here(device: str, artifact: Path) -> str | None:
     return None
 
 
-def run_verify(ctx: RunContext) -> list[Path]:
+def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
@@ -184,7 +181,49 @@ def run_verify(ctx: RunContext) -> list[Path]:
     return outputs
 
 
-def run_report(ctx: RunContext) -> list[Path]:
+def run_report(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.runtime.run_report import write_run_report
 
     return write_run_report(ctx)
+
+
+# --- the registry: what run, its cache and --from/--only read -------------------------------
+
+def _distill_resumable(ctx: RunContext) -> bool:
+    from dfard_pipeline.distill.run import resumable_checkpoint
+
+    return resumable_checkpoint(ctx.distill_dir) is not None
+
+
+def _teacher_given(ctx: RunContext) -> str | None:
+    given = ctx.config.teacher.checkpoint
+    return f"the config names a teacher checkpoint ({ctx.teacher_path})" if given else None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of ``run``: its name, the files it needs from earlier stages, what its cache
+    fingerprint covers, how it runs (``resume``: continue an interrupted run of the same inputs),
+    and when the config makes it unnecessary."""
+
+    name: str
+    inputs: Callable[[RunContext], dict]
+    run: Callable[[RunContext, bool], list[Path]]
+    needs: Callable[[RunContext], list[Path]] = lambda ctx: []
+    skip_reason: Callable[[RunContext], str | None] = lambda ctx: None
+    resumable: Callable[[RunContext], bool] = lambda ctx: False
+
+
+def _student(ctx: RunContext) -> list[Path]:
+    return [ctx.distill_dir / "student.pt"]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("teacher", teacher_inputs, run_teacher, skip_reason=_teacher_given),
+    Stage("distill", distill_inputs, run_distill_stage, needs=lambda ctx: [ctx.teacher_path],
+          resumable=_distill_resumable),
+    Stage("export", export_inputs, run_export, needs=_student),
+    Stage("verify", verify_inputs, run_verify, needs=_student),
+    Stage("report", report_inputs, run_report, needs=_student),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)

@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from dfard_pipeline.errors import CheckpointError, UsageError
+from dfard_pipeline.artifacts.export_manifest import read_manifest
+from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo
 
 ARTIFACT_KINDS = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "torch"}
-
-
-def read_manifest(artifact: str | Path) -> dict | None:
-    """The sidecar manifest written by export (``model.onnx.json``), if there is one, checked: a
-    JSON object of this project's format, with an input contract, that describes this very file
-    (its recorded sha256). A ``CheckpointError`` names what is wrong."""
-    from dfard_pipeline.checkpoint.project import file_sha256
-    from dfard_pipeline.export.spec import MANIFEST_FORMAT, manifest_path
-    from dfard_pipeline.models.contract import InputContract
-
-    artifact = Path(artifact)
-    path = manifest_path(artifact)
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: corrupt manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise CheckpointError(f"{path}: not a dfard-pipeline export manifest; re-export {artifact.name}")
-    recorded = manifest.get("artifact", {}).get("sha256") if isinstance(manifest.get("artifact"), dict) else None
-    if not recorded:
-        raise CheckpointError(f"{path}: the manifest records no sha256 for its artifact; re-export {artifact.name}")
-    if artifact.is_file() and file_sha256(artifact) != recorded:
-        raise CheckpointError(f"{path} describes another file (sha256 {recorded[:12]}...), not {artifact.name}; "
-                              "the artifact was replaced or its manifest copied from elsewhere: re-export it")
-    if "contract" not in manifest:
-        raise CheckpointError(f"{path}: the manifest lacks an input contract; re-export {artifact.name}")
-    try:
-        InputContract.from_dict(manifest["contract"])
-    except UsageError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
-    for section in ("export", "source"):
-        if not isinstance(manifest.get(section, {}), dict):
-            raise CheckpointError(f"{path}: '{section}' must be a mapping")
-    return manifest
 
 
 def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), contract=None,
@@ -83,4 +47,4 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
     return TensorRTRunner(artifact, contract, manifest=manifest, precision=precision)
 
 
-__all__ = ["Runner", "RunnerInfo", "open_runner", "read_manifest"]
+__all__ = ["Runner", "RunnerInfo", "open_runner"]

@@ -148,3 +148,22 @@ def test_reference_is_found_beside_a_moved_artifact_and_must_be_the_exported_one
     save_checkpoint(create_model("digits_cnn_student"), tmp_path / "b" / "student.pt", kind="student", eps=0.1)
     code, _, err = run_cli([*args, "--overwrite"], capsys)
     assert code == 2 and "sha256 changed" in err and "Traceback" not in err
+
+
+def test_artifact_option_old_name_and_config_defaults(exported, profile, tmp_path, capsys):
+    """--artifact is the option; --model, its old name, still works (hidden); --config supplies
+    verify.n (and data, seed) unless the command line gives them."""
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"verify": {"n": 37}, "seed": 3}))
+    artifact = str(exported / "student.fp32.onnx")
+    code, out, err = run_cli(["verify", "--artifact", artifact, "--device", profile(), "--config", str(config),
+                              "--out", str(tmp_path / "v")], capsys)
+    assert code == 0, out + err
+    assert json.loads((tmp_path / "v" / "verify.json").read_text())["data"]["n"] == 37
+    code, out, err = run_cli(["verify", "--model", artifact, "--device", profile(), "--config", str(config),
+                              "--n", "20", "--out", str(tmp_path / "w")], capsys)
+    assert code == 0, out + err
+    assert json.loads((tmp_path / "w" / "verify.json").read_text())["data"]["n"] == 20
+    assert "--model" not in run_cli(["verify", "--help"], capsys)[1]
+    code, _, err = run_cli(["verify", "--artifact", artifact, "--model", "other.onnx"], capsys)
+    assert code == 2 and "name different files" in err

@@ -5,7 +5,6 @@ import torch
 
 from dfard_pipeline.config import DistillConfig
 from dfard_pipeline.distill.balance import BALANCE_RULES
-from dfard_pipeline.distill.generator import Generator, load_generator, sample_latent
 from dfard_pipeline.distill.generator_loss import generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe, mean_entropy
@@ -13,6 +12,7 @@ from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import feature_statistics
 from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
 from dfard_pipeline.errors import UsageError
+from dfard_pipeline.models.generator import Generator, load_generator, sample_latent
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (3, 12, 20)])

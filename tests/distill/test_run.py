@@ -32,8 +32,10 @@ def student_state(run_dir):
     return torch.load(run_dir / "student.pt", weights_only=True)["state_dict"]
 
 
-def test_writes_the_run_folder(tmp_path, teacher_path):
+def test_writes_the_run_folder(tmp_path, teacher_path, capsys):
     out = run_distill(tiny(), str(teacher_path), tmp_path / "runs" / "run", quiet=True)
+    assert capsys.readouterr() == ("", "")  # a library call prints nothing: the result carries the summary
+    assert out.summary and out.summary[0].startswith("distilled digits_cnn_student")
     for name in ("student.pt", "generator.pt", "metrics.jsonl", "config.resolved.yaml",
                  "checkpoints/last.pt"):
         assert (tmp_path / "runs" / "run" / name).is_file(), name
@@ -250,7 +252,7 @@ def test_overwrite_that_fails_keeps_the_old_run(tmp_path, teacher_path, monkeypa
 
 
 @pytest.mark.parametrize("fmt", ["pt2", "torchscript"])
-def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teacher, fmt, capsys):
+def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teacher, fmt):
     example = torch.rand(2, 1, 8, 8)
     if fmt == "pt2":
         program = torch.export.export(digits_teacher, (example,),
@@ -260,8 +262,9 @@ def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teache
     else:
         torch.jit.trace(digits_teacher, example).save(str(tmp_path / "teacher.ts"))
         path = tmp_path / "teacher.ts"
-    out = run_distill(tiny(), str(path), tmp_path / "run", input_shape=(1, 8, 8), quiet=True)
-    assert "feature-statistics prior: bn over 3 BatchNorm layers" in capsys.readouterr().err
+    said = []
+    out = run_distill(tiny(), str(path), tmp_path / "run", input_shape=(1, 8, 8), quiet=True, log=said.append)
+    assert any(line.startswith("feature-statistics prior: bn over 3 BatchNorm layers") for line in said), said
     records = [json.loads(line) for line in out.metrics.read_text().splitlines()]
     for record in records:
         assert set(record["weights"]) == {"adv", "bn", "oh", "ent"}
@@ -272,7 +275,7 @@ def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teache
     assert prior["prior"] == "bn" and prior["layers"] == 3 and prior["used"] is True
 
 
-def test_a_teacher_without_batch_norm_is_warned_about(tmp_path, capsys):
+def test_a_teacher_without_batch_norm_is_warned_about(tmp_path):
     class LayerNormTeacher(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -285,9 +288,9 @@ def test_a_teacher_without_batch_norm_is_warned_about(tmp_path, capsys):
     program = torch.export.export(LayerNormTeacher().eval(), (torch.rand(2, 1, 8, 8),),
                                   dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
     torch.export.save(program, str(tmp_path / "teacher.pt2"))
-    out = run_distill(tiny(), str(tmp_path / "teacher.pt2"), tmp_path / "run", quiet=True)
-    err = capsys.readouterr().err
-    warning = [line for line in err.splitlines() if line.startswith("warning: no feature-statistics prior")]
+    said = []
+    out = run_distill(tiny(), str(tmp_path / "teacher.pt2"), tmp_path / "run", quiet=True, log=said.append)
+    warning = [line for line in said if line.startswith("warning: no feature-statistics prior")]
     assert len(warning) == 1 and "layer_norm" in warning[0] and "weaker student" in warning[0]
     record = json.loads(out.metrics.read_text().splitlines()[-1])
     assert set(record["weights"]) == {"adv", "oh", "ent"} and record["health"]["bn_distance"] is None

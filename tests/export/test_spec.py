@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from dfard_pipeline.artifacts.export_manifest import manifest_path
 from dfard_pipeline.errors import UsageError
-from dfard_pipeline.export.spec import SUPPORTED, ExportRequest, manifest_path
+from dfard_pipeline.export.spec import SUPPORTED, ExportRequest
 
 
 def test_default_output_names_follow_precision_and_format():

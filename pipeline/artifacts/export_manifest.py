@@ -1,0 +1,92 @@
+"""``ARTIFACT.json``: the sidecar manifest export writes beside each artifact (``model.onnx`` ->
+``model.onnx.json``): what it was made from, how, with which input contract, and how well it
+matched the PyTorch student. Written by export; read, checked, by verify, the device bundle and the
+runners (a manifest of another format, without a contract, or recording another file's sha256 is
+refused).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from dfard_pipeline.atomic import write_json_atomic
+from dfard_pipeline.checkpoint.project import file_sha256, library_versions
+from dfard_pipeline.errors import CheckpointError, UsageError
+
+MANIFEST_FORMAT = "dfard-pipeline.export-manifest"
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    """The sidecar manifest of an artifact: ``model.onnx`` -> ``model.onnx.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def export_versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {**library_versions(), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+def write_manifest(artifact: Path, *, name: str, dest: Path, source: dict[str, Any], export: dict[str, Any],
+                   graph: dict[str, Any],
+                   contract: dict[str, Any], calibration: dict[str, Any] | None, parity: list[dict],
+                   int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> dict[str, Any]:
+    """Write the manifest of ``artifact`` (to be published as ``name``) to ``dest`` atomically and
+    return what it holds."""
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "format_version": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "artifact": {"file": name, "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size},
+        "source": source,
+        "export": export,
+        "inputs": graph["inputs"],
+        "outputs": graph["outputs"],
+        "contract": contract,
+        "calibration": calibration,
+        "parity": parity,
+        "int8_agreement_with_fp32": int8_agreement,
+        "tensorrt": tensorrt,
+        "versions": export_versions(),
+    }
+    write_json_atomic(dest, manifest)
+    return manifest
+
+
+def read_manifest(artifact: str | Path) -> dict | None:
+    """The sidecar manifest written by export (``model.onnx.json``), if there is one, checked: a
+    JSON object of this project's format, with an input contract, that describes this very file
+    (its recorded sha256). A ``CheckpointError`` names what is wrong."""
+    from dfard_pipeline.models.contract import InputContract
+
+    artifact = Path(artifact)
+    path = manifest_path(artifact)
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: corrupt manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise CheckpointError(f"{path}: not a dfard-pipeline export manifest; re-export {artifact.name}")
+    recorded = manifest.get("artifact", {}).get("sha256") if isinstance(manifest.get("artifact"), dict) else None
+    if not recorded:
+        raise CheckpointError(f"{path}: the manifest records no sha256 for its artifact; re-export {artifact.name}")
+    if artifact.is_file() and file_sha256(artifact) != recorded:
+        raise CheckpointError(f"{path} describes another file (sha256 {recorded[:12]}...), not {artifact.name}; "
+                              "the artifact was replaced or its manifest copied from elsewhere: re-export it")
+    if "contract" not in manifest:
+        raise CheckpointError(f"{path}: the manifest lacks an input contract; re-export {artifact.name}")
+    try:
+        InputContract.from_dict(manifest["contract"])
+    except UsageError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    for section in ("export", "source"):
+        if not isinstance(manifest.get(section, {}), dict):
+            raise CheckpointError(f"{path}: '{section}' must be a mapping")
+    return manifest
