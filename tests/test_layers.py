@@ -44,3 +44,12 @@ def test_distill_run_imports_neither_export_nor_runtime():
 def test_export_reads_generators_through_artifacts():
     assert not {m for path in modules_under("export") for m in imports_of(path)
                 if m.startswith("dfard_pipeline.distill")}
+
+
+def test_every_project_import_names_a_module_that_exists():
+    """Imports inside functions run late: a moved module must not leave one behind."""
+    import importlib.util
+
+    sources = [p for folder in ("pipeline", "export", "runtime", "configs") for p in modules_under(folder)]
+    wanted = {m for path in sources for m in imports_of(path) if m.startswith("dfard_pipeline.")}
+    assert wanted and not [m for m in sorted(wanted) if importlib.util.find_spec(m) is None]

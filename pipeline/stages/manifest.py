@@ -84,7 +84,7 @@ class RunManifest:
         return True
 
     def start(self, name: str, stage_fingerprint: str, inputs: dict) -> None:
-        from dfard_pipeline.export.manifest import export_versions
+        from dfard_pipeline.artifacts.export_manifest import export_versions
 
         self.data["stages"][name] = {"status": "running", "fingerprint": stage_fingerprint, "inputs": inputs,
                                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
