@@ -187,13 +187,13 @@ def announce_priors(priors: dict, teacher_format: str) -> str:
     return (f"warning: no feature-statistics prior for this {teacher_format} teacher: {priors['reason']}. "
             "The generator is steered by the teacher's outputs alone and may synthesise inputs unlike "
             "the teacher's data: expect a markedly weaker student (on digits, a .pt2 teacher without "
-            "this prior gave 82.9 % clean and 55.3 % PGD-20 instead of 97.1 % and 86.7 %). Watch "
+            "this prior gave 82.4 % clean and 50.2 % PGD-20 instead of 97.2 % and 84.9 %). Watch "
             "health.teacher_confidence and class_coverage in metrics.jsonl.")
 
 
 # bn_distance at the end over its first-epoch value above which distill warns. Measured on the digits
 # default (benchmarks/results/portable_teachers.md): with the prior it falls to 3-4 % of its start;
-# the same .pt2 teacher without it stayed at 77 %, and that student was 14 points less accurate.
+# the same .pt2 teacher without it stayed at 84 %, and that student was 15 points less accurate.
 HEALTH_RATIO_WARNING = 0.5
 
 
