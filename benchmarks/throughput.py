@@ -62,19 +62,24 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: per pair)")
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--pairs", nargs="+", choices=list(PAIRS), default=list(PAIRS))
+    parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"])
+    parser.add_argument("--json", help="results file  [default: benchmarks/results/throughput.json]")
     args = parser.parse_args()
     from dfard_pipeline.atomic import write_json_atomic, write_text_atomic
 
     rows = []
-    for name, pair in PAIRS.items():
-        for precision in ("fp32", "bf16"):
+    for name in args.pairs:
+        pair = PAIRS[name]
+        for precision in args.precisions:
             for layout in ("contiguous", "channels_last"):
                 rate = measure(pair, precision, layout, args.steps or pair["steps"], args.warmup)
                 rows.append({"pair": name, "precision": precision, "memory_format": layout, "batch": pair["batch"],
                              "student_steps_per_s": rate, "images_per_s": rate * pair["batch"]})
                 print(rows[-1], flush=True)
     result = {"command": command_line(), "machine": machine_info(), "rows": rows}
-    write_json_atomic(HERE / "results" / "throughput.json", result)
+    json_path = Path(args.json) if args.json else HERE / "results" / "throughput.json"
+    write_json_atomic(json_path, result)
     m = result["machine"]
     lines = ["# Distill student-step throughput (CPU)", "", f"Command: `{result['command']}`  ",
              describe(m), "",
@@ -86,7 +91,7 @@ def main() -> None:
         lines.append(f"| {r['pair']} | {r['precision']} | {r['memory_format']} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | {r['images_per_s']:.0f} | "
                      f"{r['student_steps_per_s'] / base['student_steps_per_s']:.2f}x |")
-    write_text_atomic(HERE / "results" / "throughput.md", "\n".join(lines) + "\n")
+    write_text_atomic(json_path.with_suffix(".md"), "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
