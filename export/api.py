@@ -28,7 +28,7 @@ PARITY_SAMPLES = 256
 class ExportResult:
     path: Path
     manifest_path: Path
-    manifest: dict
+    manifest: object  # artifacts.export_manifest.ExportManifest
     parity: list[ParityResult]
 
 
@@ -218,7 +218,7 @@ def _int8_agreement(onnx: _OnnxGraph, contract, parity: list[ParityResult]) -> d
 
 
 def _write_manifest(artifact: Path, dest: Path, out: Path, request: ExportRequest, loaded, onnx: _OnnxGraph,
-                    parity: list[ParityResult], int8_agreement: dict | None, details: dict | None) -> dict:
+                    parity: list[ParityResult], int8_agreement: dict | None, details: dict | None):
     from dfard_pipeline.artifacts.export_manifest import write_manifest
     from dfard_pipeline.checkpoint.project import file_sha256
 

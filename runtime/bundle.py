@@ -53,7 +53,6 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.config import to_dict
-    from dfard_pipeline.models.contract import InputContract
     from dfard_pipeline.runtime.data_source import load_verify_data
     from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
     from dfard_pipeline.runtime.verify import (
@@ -74,7 +73,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     manifest = read_manifest(artifact)
     if manifest is None:
         raise UsageError(f"{artifact.name} has no manifest ({artifact.name}.json); re-export it")
-    precision = manifest.get("export", {}).get("precision", "fp32")
+    precision = manifest.precision
     if precision not in profile.precisions:
         raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
     reference_path = _reference_path(request, manifest)
@@ -82,7 +81,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     eps = request_eps(request, reference, manifest)
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
                                        trust_teacher=request.trust_teacher)
-    _check_contracts(InputContract.from_dict(manifest["contract"]), reference.contract, data, artifact)
+    _check_contracts(manifest.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
     suite = request.suite or budget.suite
     transfer, reference_suite = reference_half(reference.module, x, y, eps, budget, suite, request.seed, progress,
@@ -97,7 +96,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifact": {"file": artifact.name, "path": str(artifact), "sha256": file_sha256(artifact),
                      "bytes": artifact.stat().st_size,
-                     "format": manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
+                     "format": manifest.format or artifact.suffix.lstrip("."),
                      "precision": precision},
         "profile": {"name": profile.name, "runtime": profile.runtime, "jetson_model": profile.jetson_model,
                     "providers": [provider_name(p) for p in profile.providers],

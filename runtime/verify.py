@@ -58,9 +58,9 @@ class VerifyResult:
         return {"schema": SCHEMA, "passed": self.passed, **self.data}
 
 
-def request_eps(request: VerifyRequest, reference, manifest: dict) -> float:
+def request_eps(request: VerifyRequest, reference, manifest) -> float:
     """``--eps``, else the reference's recorded eps, else the artifact's; checked to lie in (0, 1]."""
-    eps = request.eps if request.eps is not None else (reference.eps or manifest.get("contract", {}).get("eps"))
+    eps = request.eps if request.eps is not None else (reference.eps or manifest.eps)
     if eps is None:
         raise UsageError("no eps recorded in the reference; pass --eps")
     _check_eps(eps, "--eps" if request.eps is not None else f"the eps recorded for {request.artifact.name}")
@@ -104,14 +104,14 @@ def _check_eps(eps, where: str) -> None:
         raise UsageError(str(exc)) from None
 
 
-def _reference_path(request: VerifyRequest, manifest: dict) -> Path:
+def _reference_path(request: VerifyRequest, manifest) -> Path:
     if request.reference is not None:
         return request.reference
     if request.artifact.suffix == ".pt":
         return request.artifact
     from dfard_pipeline.checkpoint.project import file_sha256
 
-    source = manifest.get("source", {})
+    source = manifest.source
     candidates = [Path(source["checkpoint"])] if source.get("checkpoint") else []
     if source.get("checkpoint_from_artifact"):
         candidates.append(request.artifact.parent / source["checkpoint_from_artifact"])
@@ -149,7 +149,7 @@ class _Session:
     PyTorch reference, the data and eps (``_open``)."""
 
     target: object
-    manifest: dict
+    manifest: object  # ExportManifest (NO_MANIFEST for a .pt)
     precision: str
     reference_path: Path
     reference: object
@@ -189,7 +189,7 @@ def _open(request: VerifyRequest) -> _Session:
     """Everything that can be refused is refused here, before minutes of attacks: the artifact, its
     manifest and precision against the profile, the reference, the runtime (loaded now: a missing
     provider or a corrupt file fails at once), eps, the data and the contracts of all three."""
-    from dfard_pipeline.artifacts.export_manifest import read_manifest
+    from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.runtime.data_source import load_verify_data
     from dfard_pipeline.runtime.runners import open_runner
@@ -198,8 +198,8 @@ def _open(request: VerifyRequest) -> _Session:
     if not artifact.is_file():
         raise UsageError(f"model artifact not found: {artifact}")
     target = resolve_target(request.device, artifact, emulate=request.emulate)
-    manifest = read_manifest(artifact) or {}
-    precision = manifest.get("export", {}).get("precision", "fp32")
+    manifest = read_manifest(artifact) or NO_MANIFEST
+    precision = manifest.precision
     if precision not in target.profile.precisions:
         raise UsageError(f"profile {target.profile.name} takes {', '.join(target.profile.precisions)} artifacts, "
                          f"not {precision}")
@@ -283,7 +283,7 @@ def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suit
     whitebox_pgd = reference_suite.attacks[f"pgd{profile.attacks.pgd_steps}"]
     return {
         "artifact": {"path": str(artifact), "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size,
-                     "format": session.manifest.get("export", {}).get("format", artifact.suffix.lstrip(".")),
+                     "format": session.manifest.format or artifact.suffix.lstrip("."),
                      "precision": session.precision},
         "device": {"profile": profile.name, "description": profile.description, "runtime": info.runtime,
                    "emulated": target.emulated, "latency_source": "host" if target.emulated else "device",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,48 @@ from dfard_pipeline.checkpoint.project import file_sha256, library_versions
 from dfard_pipeline.errors import CheckpointError, UsageError
 
 MANIFEST_FORMAT = "dfard-pipeline.export-manifest"
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """A checked manifest (``read_manifest``) or the one export just wrote (``write_manifest``); its
+    fields as properties, ``to_dict()`` the JSON. ``NO_MANIFEST`` stands for an artifact without one
+    (a ``.pt`` checkpoint): fp32, no contract, no source."""
+
+    data: dict
+
+    @property
+    def precision(self) -> str:
+        return self.data.get("export", {}).get("precision", "fp32")
+
+    @property
+    def format(self) -> str | None:
+        return self.data.get("export", {}).get("format")
+
+    @property
+    def source(self) -> dict:
+        return self.data.get("source", {})
+
+    @property
+    def contract(self):
+        """The artifact's ``InputContract``, or None without a manifest."""
+        from dfard_pipeline.models.contract import InputContract
+
+        return InputContract.from_dict(self.data["contract"]) if "contract" in self.data else None
+
+    @property
+    def eps(self) -> float | None:
+        return self.data.get("contract", {}).get("eps")
+
+    @property
+    def int8_agreement(self) -> dict | None:
+        return self.data.get("int8_agreement_with_fp32")
+
+    def to_dict(self) -> dict:
+        return self.data
+
+
+NO_MANIFEST = ExportManifest({})
 
 
 def manifest_path(artifact: str | Path) -> Path:
@@ -35,7 +78,7 @@ def export_versions() -> dict[str, str]:
 def write_manifest(artifact: Path, *, name: str, dest: Path, source: dict[str, Any], export: dict[str, Any],
                    graph: dict[str, Any],
                    contract: dict[str, Any], calibration: dict[str, Any] | None, parity: list[dict],
-                   int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> dict[str, Any]:
+                   int8_agreement: dict[str, float] | None, tensorrt: dict[str, Any] | None) -> ExportManifest:
     """Write the manifest of ``artifact`` (to be published as ``name``) to ``dest`` atomically and
     return what it holds."""
     manifest = {
@@ -55,10 +98,10 @@ def write_manifest(artifact: Path, *, name: str, dest: Path, source: dict[str, A
         "versions": export_versions(),
     }
     write_json_atomic(dest, manifest)
-    return manifest
+    return ExportManifest(manifest)
 
 
-def read_manifest(artifact: str | Path) -> dict | None:
+def read_manifest(artifact: str | Path) -> ExportManifest | None:
     """The sidecar manifest written by export (``model.onnx.json``), if there is one, checked: a
     JSON object of this project's format, with an input contract, that describes this very file
     (its recorded sha256). A ``CheckpointError`` names what is wrong."""
@@ -89,4 +132,4 @@ def read_manifest(artifact: str | Path) -> dict | None:
     for section in ("export", "source"):
         if not isinstance(manifest.get(section, {}), dict):
             raise CheckpointError(f"{path}: '{section}' must be a mapping")
-    return manifest
+    return ExportManifest(manifest)

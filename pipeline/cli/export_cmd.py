@@ -67,7 +67,7 @@ def export(ctx, student_path, fmt, precision, calibration, int8_scheme, int8_qua
 
 
 def summary(result) -> str:
-    m = result.manifest
+    m = result.manifest.to_dict()
     lines = [f"{m['export']['precision']} {m['export']['format']} ({m['export']['exporter']} exporter, "
              f"opset {m['export']['opset']}, {m['artifact']['bytes'] / 1024:.1f} KiB) -> {result.path}"]
     for p in result.parity:

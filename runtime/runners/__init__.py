@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dfard_pipeline.artifacts.export_manifest import read_manifest
+from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo
 
@@ -15,7 +15,6 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
                 threads: int | None = None) -> Runner:
     """A runner for ``artifact`` chosen by its suffix; the input contract comes from its manifest
     (or, for a ``.pt``, from the checkpoint), unless given."""
-    from dfard_pipeline.models.contract import InputContract
 
     artifact = Path(artifact)
     if not artifact.is_file():
@@ -31,20 +30,20 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
         loaded = load_teacher(artifact)
         return TorchRunner(loaded.module, loaded.contract, artifact=str(artifact),
                            file_bytes=artifact.stat().st_size)
-    manifest = read_manifest(artifact) or {}
+    manifest = read_manifest(artifact) or NO_MANIFEST
     if contract is None:
-        if "contract" not in manifest:
+        contract = manifest.contract
+        if contract is None:
             raise UsageError(f"{artifact.name} has no manifest ({artifact.name}.json) to say what it takes; "
                              "re-export it with dfard-pipeline export")
-        contract = InputContract.from_dict(manifest["contract"])
-    precision = manifest.get("export", {}).get("precision", "fp32")
+    precision = manifest.precision
     if kind == "onnxruntime":
         from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(artifact, contract, providers=providers, threads=threads, precision=precision)
     from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
 
-    return TensorRTRunner(artifact, contract, manifest=manifest, precision=precision)
+    return TensorRTRunner(artifact, contract, manifest=manifest.to_dict(), precision=precision)
 
 
 __all__ = ["Runner", "RunnerInfo", "open_runner"]
