@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dfard_pipeline.errors import UsageError
+from dfard_pipeline.outputs import export_out
 
 # format -> precisions it can produce. bf16 is a TensorRT builder flag (Ampere and newer); ONNX
 # Runtime has no bf16 kernels for these ops, so an ONNX bf16 model would not run anywhere we verify.
 SUPPORTED = {"onnx": ("fp32", "fp16", "int8"), "tensorrt": ("fp32", "fp16", "bf16", "int8")}
-SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class ExportRequest:
     def output_path(self) -> Path:
         if self.out is not None:
             return Path(self.out)
-        return self.student.with_name(f"{self.student.stem}.{self.precision}{SUFFIX[self.format]}")
+        return export_out(self.student, self.precision, self.format)
 
     @property
     def timing_cache_path(self) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from dfard_pipeline import outputs
 from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config
 
 OPTION_KEYS = {
@@ -45,7 +46,7 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @click.option("--trust-checkpoint", is_flag=True,
               help="Load a teacher that holds pickled Python objects (a whole pickled model, a .pt2 with pickled "
                    "weights): that runs code from the file, so only for files you trust.")
-@click.option("--out", type=click.Path(file_okay=False), default="runs/distill", show_default=True,
+@click.option("--out", type=click.Path(file_okay=False), default=str(outputs.DISTILL), show_default=True,
               help="Run folder.")
 @click.option("--student", help="Student architecture.  [default: digits_cnn_student]")
 @click.option("--method", type=click.Choice(["dfard", "combo", "combo+ita", "combo+agb"]),

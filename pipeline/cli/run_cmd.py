@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dfard_pipeline.cli.options import quiet_option
+from dfard_pipeline.outputs import run_out
 from dfard_pipeline.stages.steps import STAGE_NAMES
 
 
@@ -43,7 +44,7 @@ def run(ctx, config, out, from_stage, only, force, quiet):
     config_path = Path(config)
     if not config_path.is_file():
         raise UsageError(f"config not found: {config_path}")
-    folder = Path(out) if out else Path("runs") / config_path.stem
+    folder = Path(out) if out else run_out(config_path)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder} is a file; a run folder is needed")
     outcome = run_pipeline(load_config(config_path), folder, config_path=config_path, from_stage=from_stage,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from dfard_pipeline import outputs
 from dfard_pipeline.cli.options import (
     check_output,
     config_option,
@@ -30,7 +31,7 @@ Example:
 DATASET is digits (embedded), cifar10:PATH, cifar100:PATH or npz:PATH. Prints clean and PGD-20
 test accuracy at the end and stores them in the checkpoint.""")
 @click.option("--dataset", help="Labelled data to train on.  [config: teacher.dataset, default: digits]")
-@click.option("--out", type=click.Path(dir_okay=False), default="teacher.pt", show_default=True,
+@click.option("--out", type=click.Path(dir_okay=False), default=str(outputs.TEACHER), show_default=True,
               help="Checkpoint to write (the resolved config goes beside it).")
 @click.option("--arch", help="Model zoo architecture.  [default: digits_cnn_teacher]")
 @click.option("--method", type=click.Choice(["pgd_at", "trades"]),

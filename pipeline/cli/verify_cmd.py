@@ -76,6 +76,7 @@ def verify(ctx, artifact, model_alias, reference, device, data, eps, suite, n, t
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path
     from dfard_pipeline.errors import UsageError
+    from dfard_pipeline.outputs import verify_out
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
@@ -103,8 +104,7 @@ def verify(ctx, artifact, model_alias, reference, device, data, eps, suite, n, t
                                 emulate=emulate and not (bundle_dir or remote), trust_teacher=trust_checkpoint,
                                 teacher=Path(teacher) if teacher else None, seed=seed, threads=threads,
                                 suite=suite)
-        out_dir = Path(out) if out else Path(artifact).with_name(
-            f"verify-{Path(artifact).name}-{device.replace('/', '_')}")
+        out_dir = Path(out) if out else verify_out(Path(artifact), device)
         inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
         if bundle_dir and not remote:
             from dfard_pipeline.runtime.bundle import write_bundle

@@ -12,9 +12,8 @@ import click
 
 from dfard_pipeline import __version__
 from dfard_pipeline.config import PipelineConfig, to_dict
+from dfard_pipeline.outputs import artifact_name
 from dfard_pipeline.stages.manifest import sha256_file
-
-SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
 
 
 @dataclass
@@ -42,7 +41,7 @@ class RunContext:
         return self.folder / "distill"
 
     def artifacts(self) -> list[Path]:
-        return [self.folder / "export" / f"student.{t.precision}{SUFFIX[t.format]}"
+        return [self.folder / "export" / artifact_name("student", t.precision, t.format)
                 for t in self.config.export.targets]
 
 
