@@ -47,9 +47,9 @@ test accuracy at the end and stores them in the checkpoint.""")
 @quiet_option
 @click.pass_context
 def teacher(ctx, out, config_path, overwrite, quiet, **_):
-    from dfard_pipeline.teacher.run import run_teacher_command
+    from dfard_pipeline.teacher.run import run_teacher_command, summary
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
     out = check_output(Path(out), overwrite)
     check_output(out.with_suffix(".config.yaml"), overwrite)  # written beside the checkpoint
-    run_teacher_command(config, out, quiet=quiet)
+    click.echo(summary(config, run_teacher_command(config, out, quiet=quiet), out))

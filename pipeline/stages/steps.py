@@ -90,9 +90,10 @@ def _relative(path: Path, folder: Path) -> str:
 # --- the work ---------------------------------------------------------------------------------
 
 def run_teacher(ctx: RunContext, resume: bool = False) -> list[Path]:
-    from dfard_pipeline.teacher.run import run_teacher_command
+    from dfard_pipeline.teacher.run import run_teacher_command, summary
 
-    run_teacher_command(ctx.config, ctx.teacher_path, quiet=ctx.quiet)
+    result = run_teacher_command(ctx.config, ctx.teacher_path, quiet=ctx.quiet)
+    click.echo(summary(ctx.config, result, ctx.teacher_path))
     return [ctx.teacher_path]
 
 

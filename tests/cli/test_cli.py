@@ -84,6 +84,7 @@ def test_precedence_command_line_over_environment_over_config_over_default(tmp_p
     seen = {}
     monkeypatch.setattr("dfard_pipeline.teacher.run.run_teacher_command",
                         lambda config, out, quiet=False: seen.setdefault("config", config))
+    monkeypatch.setattr("dfard_pipeline.teacher.run.summary", lambda config, result, out: "trained")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"teacher": {"epochs": 3, "lr": 0.5, "eps": 0.2}}))
     result = run(["teacher", "--config", str(path), "--epochs", "7", "--out", str(tmp_path / "t.pt")],
@@ -100,6 +101,7 @@ def test_group_config_applies_to_subcommands(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr("dfard_pipeline.teacher.run.run_teacher_command",
                         lambda config, out, quiet=False: seen.setdefault("config", config))
+    monkeypatch.setattr("dfard_pipeline.teacher.run.summary", lambda config, result, out: "trained")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"seed": 11}))
     result = run(["--config", str(path), "teacher", "--out", str(tmp_path / "t.pt")])
