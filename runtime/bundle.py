@@ -147,12 +147,12 @@ def _read_json(path: Path, schema: str) -> dict:
 
 def collect_bundle(folder: Path):
     """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
+    from dfard_pipeline.artifacts.verify_result import VerifyResult
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.config import from_dict
     from dfard_pipeline.errors import DfardError
     from dfard_pipeline.runtime.parity import compare_logits
     from dfard_pipeline.runtime.profiles import DeviceProfile
-    from dfard_pipeline.runtime.verify import VerifyResult
 
     folder = Path(folder)
     bundle = _read_json(folder / "bundle.json", on_device.BUNDLE_SCHEMA)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfard_pipeline.artifacts.verify_result import FILE_NAME as VERIFY_FILE
+from dfard_pipeline.artifacts.verify_result import read_verify_result
 from dfard_pipeline.runtime import plots
 from dfard_pipeline.runtime.report_doc import Document
 
@@ -51,10 +53,10 @@ def _verify_section(doc: Document, ctx) -> dict[str, list[float]]:
     doc.heading("Verify on each device")
     latency_samples = {}
     rows = []
-    for verify_json in sorted((ctx.folder / "verify").glob("*/verify.json")):
-        result = json.loads(verify_json.read_text())
+    for verify_json in sorted((ctx.folder / "verify").glob(f"*/{VERIFY_FILE}")):
+        checked = read_verify_result(verify_json)
+        result, failed = checked.to_dict(), checked.failed_gates
         m, r, device = result["metrics"], result["reference"], result["device"]
-        failed = [g["name"] for g in result["gates"] if g["passed"] is False]
         rows.append([Path(result["artifact"]["path"]).name, device["profile"] + (" (emulated)" if device["emulated"]
                                                                                 else ""),
                      f"{m['clean_accuracy']:.2%} / {r['clean_accuracy']:.2%}",

@@ -6,19 +6,18 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from dfard_pipeline.artifacts.verify_result import VerifyResult
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import verdict
 from dfard_pipeline.runtime.parity import compare_logits
 from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
 from dfard_pipeline.runtime.target import resolve_target
-
-SCHEMA = "dfard-pipeline.verify/1"
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,6 @@ class VerifyRequest:
 
         if self.suite is not None and self.suite not in SUITES:
             raise UsageError(f"--suite {self.suite}: choose one of {', '.join(SUITES)}")
-
-
-@dataclass
-class VerifyResult:
-    passed: bool
-    data: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "passed": self.passed, **self.data}
 
 
 def request_eps(request: VerifyRequest, reference, manifest) -> float:

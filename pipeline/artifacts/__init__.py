@@ -6,5 +6,6 @@ same way and no two stages import each other to share one.
 - ``generator_file``: a distill run's ``generator.pt`` (read by INT8 calibration, verify's generator
   data and the report);
 - ``export_manifest``: the ``ARTIFACT.json`` sidecar export writes beside each artifact (read by
-  verify, the device bundle and the runners).
+  verify, the device bundle and the runners), as a typed ``ExportManifest``;
+- ``verify_result``: ``verify.json`` (written by verify, read by ``run``'s verdict and the report).
 """

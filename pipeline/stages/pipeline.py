@@ -47,8 +47,8 @@ def _check_upstream(ctx: steps.RunContext, stage: steps.Stage) -> None:
 def _verdict(manifest: RunManifest) -> bool:
     """Every verify.json the verify stage wrote passed: read from those files (checked against the
     sha256 run.json records for them), never from a flag in run.json that anyone can edit."""
-    import json
-
+    from dfard_pipeline.artifacts.verify_result import read_verify_result
+    from dfard_pipeline.errors import CheckpointError
     from dfard_pipeline.stages.manifest import sha256_file
 
     passed = True
@@ -59,12 +59,9 @@ def _verdict(manifest: RunManifest) -> bool:
         if not path.is_file() or sha256_file(path) != digest:
             raise UsageError(f"{path} changed or vanished since verify wrote it; re-run it with --from verify")
         try:
-            result = json.loads(path.read_text())
-            gates_ok = all(gate["passed"] is not False for gate in result["gates"])
-            passed = passed and result["passed"] is True and gates_ok
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path} is not a verify result ({type(exc).__name__}); re-run it with --from verify") \
-                from None
+            passed = passed and read_verify_result(path).gates_passed
+        except CheckpointError as exc:
+            raise UsageError(f"{exc}; re-run it with --from verify") from None
     return passed
 
 

@@ -1,0 +1,51 @@
+"""``verify.json``: what verify measured on one artifact and device, and its verdict (the CI interface,
+documented in docs/verify.md). Written by verify (``runtime/writing.py``), read by ``run``'s verdict
+and the run report through ``read_verify_result``, which refuses a file of another schema or shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dfard_pipeline.errors import CheckpointError
+
+SCHEMA = "dfard-pipeline.verify/1"
+FILE_NAME = "verify.json"
+
+
+@dataclass
+class VerifyResult:
+    passed: bool
+    data: dict = field(default_factory=dict)  # every measurement, gate and warning (see docs/verify.md)
+
+    @property
+    def gates(self) -> list[dict]:
+        return self.data.get("gates", [])
+
+    @property
+    def failed_gates(self) -> list[str]:
+        return [gate["name"] for gate in self.gates if gate["passed"] is False]
+
+    @property
+    def gates_passed(self) -> bool:
+        """The verdict as the gates give it (a gate that could not be judged, ``None``, does not fail)."""
+        return self.passed is True and not self.failed_gates
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "passed": self.passed, **self.data}
+
+
+def read_verify_result(path: Path) -> VerifyResult:
+    """A verify.json, checked: this schema, a boolean verdict and well-formed gates."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is not a readable verify result ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("passed"), bool):
+        raise CheckpointError(f"{path} is not a {SCHEMA} verify result")
+    gates = data.get("gates")
+    if not isinstance(gates, list) or not all(isinstance(g, dict) and "name" in g and "passed" in g for g in gates):
+        raise CheckpointError(f"{path}: its gates are malformed")
+    body = {k: v for k, v in data.items() if k not in ("schema", "passed")}
+    return VerifyResult(data["passed"], body)
