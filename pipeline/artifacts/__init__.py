@@ -7,5 +7,6 @@ same way and no two stages import each other to share one.
   data and the report);
 - ``export_manifest``: the ``ARTIFACT.json`` sidecar export writes beside each artifact (read by
   verify, the device bundle and the runners), as a typed ``ExportManifest``;
-- ``verify_result``: ``verify.json`` (written by verify, read by ``run``'s verdict and the report).
+- ``verify_result``: ``verify.json`` (written by verify, read by ``run``'s verdict and the report);
+- ``run_manifest``: ``run.json``, the record ``run`` keeps of its stages (its cache).
 """

@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfard_pipeline.artifacts.run_manifest import RunManifest, fingerprint
 from dfard_pipeline.atomic import folder_writable
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.stages import steps
-from dfard_pipeline.stages.manifest import RunManifest, fingerprint, run_lock
+from dfard_pipeline.stages.manifest import run_lock
 
 
 @dataclass
@@ -47,9 +48,9 @@ def _check_upstream(ctx: steps.RunContext, stage: steps.Stage) -> None:
 def _verdict(manifest: RunManifest) -> bool:
     """Every verify.json the verify stage wrote passed: read from those files (checked against the
     sha256 run.json records for them), never from a flag in run.json that anyone can edit."""
+    from dfard_pipeline.artifacts.run_manifest import sha256_file
     from dfard_pipeline.artifacts.verify_result import read_verify_result
     from dfard_pipeline.errors import CheckpointError
-    from dfard_pipeline.stages.manifest import sha256_file
 
     passed = True
     for rel, digest in manifest.stage("verify").get("outputs", {}).items():

@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from dfard_pipeline import __version__
+from dfard_pipeline.artifacts.run_manifest import sha256_file
 from dfard_pipeline.config import PipelineConfig, to_dict
 from dfard_pipeline.outputs import artifact_name
-from dfard_pipeline.stages.manifest import sha256_file
 
 
 @dataclass

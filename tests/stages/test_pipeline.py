@@ -8,9 +8,9 @@ import sys
 import pytest
 import yaml
 
+from dfard_pipeline.artifacts.run_manifest import RunManifest
 from dfard_pipeline.cli import main
 from dfard_pipeline.distill import trainer as trainer_module
-from dfard_pipeline.stages.manifest import RunManifest
 
 TINY = {
     "seed": 0,
