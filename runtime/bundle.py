@@ -51,17 +51,9 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
     from dfard_pipeline.checkpoint.project import file_sha256
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.config import to_dict
-    from dfard_pipeline.runtime.data_source import load_verify_data
     from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
-    from dfard_pipeline.runtime.verify import (
-        _check_contracts,
-        _reference_path,
-        autoattack_accuracy,
-        reference_half,
-        request_eps,
-    )
+    from dfard_pipeline.runtime.verify import _check_contracts, autoattack_accuracy, reference_half, verify_inputs
 
     started = time.perf_counter()
     artifact = request.artifact
@@ -73,14 +65,9 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     manifest = read_manifest(artifact)
     if manifest is None:
         raise UsageError(f"{artifact.name} has no manifest ({artifact.name}.json); re-export it")
-    precision = manifest.precision
-    if precision not in profile.precisions:
-        raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, not {precision}")
-    reference_path = _reference_path(request, manifest)
-    reference = load_teacher(reference_path)
-    eps = request_eps(request, reference, manifest)
-    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
-                                       trust_teacher=request.trust_teacher)
+    inputs = verify_inputs(request, profile, manifest)
+    precision, reference_path, reference = inputs.precision, inputs.reference_path, inputs.reference
+    eps, data, data_note = inputs.eps, inputs.data, inputs.data_note
     _check_contracts(manifest.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
     suite = request.suite or budget.suite

@@ -134,19 +134,42 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 @dataclass
-class _Session:
-    """What one verification holds open: the target, the artifact's runner and manifest, the
-    PyTorch reference, the data and eps (``_open``)."""
+class VerifyInputs:
+    """What verify here and the device bundle both start from: the artifact's manifest and precision
+    (checked against the profile), the PyTorch reference, eps and the data (``verify_inputs``)."""
 
-    target: object
     manifest: object  # ExportManifest (NO_MANIFEST for a .pt)
     precision: str
     reference_path: Path
     reference: object
-    runner: object
     eps: float
     data: object
     data_note: str | None
+
+
+def verify_inputs(request: VerifyRequest, profile, manifest) -> VerifyInputs:
+    """Refused here, before any attack: a precision the profile does not take, a missing or changed
+    reference, an eps outside (0, 1], unreadable data."""
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.runtime.data_source import load_verify_data
+
+    if manifest.precision not in profile.precisions:
+        raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, "
+                         f"not {manifest.precision}")
+    reference_path = _reference_path(request, manifest)
+    reference = load_teacher(reference_path)
+    eps = request_eps(request, reference, manifest)
+    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
+                                       trust_teacher=request.trust_teacher)
+    return VerifyInputs(manifest, manifest.precision, reference_path, reference, eps, data, data_note)
+
+
+@dataclass
+class _Session(VerifyInputs):
+    """One verification here: its inputs, the target and the artifact's runner, held open (``_open``)."""
+
+    target: object = None
+    runner: object = None
 
     @property
     def profile(self):
@@ -176,32 +199,21 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
 
 
 def _open(request: VerifyRequest) -> _Session:
-    """Everything that can be refused is refused here, before minutes of attacks: the artifact, its
-    manifest and precision against the profile, the reference, the runtime (loaded now: a missing
-    provider or a corrupt file fails at once), eps, the data and the contracts of all three."""
+    """Everything that can be refused is refused here, before minutes of attacks: the artifact, the
+    inputs (``verify_inputs``), the runtime (loaded now: a missing provider or a corrupt file fails at
+    once) and the contracts of artifact, reference and data."""
     from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
-    from dfard_pipeline.runtime.data_source import load_verify_data
     from dfard_pipeline.runtime.runners import open_runner
 
     artifact = request.artifact
     if not artifact.is_file():
         raise UsageError(f"model artifact not found: {artifact}")
     target = resolve_target(request.device, artifact, emulate=request.emulate)
-    manifest = read_manifest(artifact) or NO_MANIFEST
-    precision = manifest.precision
-    if precision not in target.profile.precisions:
-        raise UsageError(f"profile {target.profile.name} takes {', '.join(target.profile.precisions)} artifacts, "
-                         f"not {precision}")
-    reference_path = _reference_path(request, manifest)
-    reference = load_teacher(reference_path)
+    inputs = verify_inputs(request, target.profile, read_manifest(artifact) or NO_MANIFEST)
     runner = open_runner(artifact, providers=target.providers, threads=request.threads)
     runner.__enter__()
-    eps = request_eps(request, reference, manifest)
-    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
-                                       trust_teacher=request.trust_teacher)
-    _check_contracts(runner.contract, reference.contract, data, artifact)
-    return _Session(target, manifest, precision, reference_path, reference, runner, eps, data, data_note)
+    _check_contracts(runner.contract, inputs.reference.contract, inputs.data, artifact)
+    return _Session(**vars(inputs), target=target, runner=runner)
 
 
 def _reference_half_cached(session: _Session, request: VerifyRequest, suite: str, progress, bars: bool,
