@@ -94,11 +94,11 @@ def interleaved_b1(first, second, shape, rounds: int = 15, per_round: int = 20) 
 def bench_model(name, kwargs, work: Path, digits_run: Path | None, epochs: int, iters: dict) -> list[dict]:
     import numpy as np
 
+    from dfard_pipeline.backends import open_runner
     from dfard_pipeline.checkpoint import save_checkpoint
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
     from dfard_pipeline.runtime.latency import measure_latency
-    from dfard_pipeline.runtime.runners import open_runner
 
     folder = work / name
     folder.mkdir()

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from dfard_pipeline.artifacts.export_manifest import manifest_path
+from dfard_pipeline.backends.parity import ParityResult, compare_logits
 from dfard_pipeline.errors import CheckpointError, UsageError, ValidationError
 from dfard_pipeline.export.spec import ExportRequest
-from dfard_pipeline.runtime.parity import ParityResult, compare_logits
 
 PARITY_SAMPLES = 256
 
@@ -184,7 +184,7 @@ def _onnx_graph(loaded, request: ExportRequest, precision: str, calibration_spec
 
 def _check_parity(loaded, candidate, request: ExportRequest, generator_spec: str | None) -> list[ParityResult]:
     """The artifact's logits against the PyTorch student's on seeded inputs; a failure writes nothing."""
-    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+    from dfard_pipeline.backends.torch_runner import TorchRunner
 
     tolerance = request.tolerance
     reference = TorchRunner(loaded.module, loaded.contract)
@@ -207,7 +207,7 @@ def _int8_agreement(onnx: _OnnxGraph, contract, parity: list[ParityResult]) -> d
     """INT8 against FP32 top-1 agreement: on the parity inputs, and on the digits test split if it fits."""
     if onnx.precision != "int8":
         return None
-    from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+    from dfard_pipeline.backends.onnxruntime_runner import OnnxRuntimeRunner
 
     agreement = {p.name: p.top1_agreement for p in parity}
     digits = _digits_agreement(contract, OnnxRuntimeRunner(onnx.fp32_path, contract),

@@ -28,13 +28,13 @@ class ExportFormat:
 
 
 def _onnx_runner(artifact: Path, request: ExportRequest, contract, _details):
-    from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+    from dfard_pipeline.backends.onnxruntime_runner import OnnxRuntimeRunner
 
     return OnnxRuntimeRunner(artifact, contract, precision=request.precision)
 
 
 def _tensorrt_environment() -> None:
-    from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
+    from dfard_pipeline.backends.tensorrt_env import cuda_device_info, import_tensorrt
 
     import_tensorrt()
     cuda_device_info()
@@ -52,7 +52,7 @@ def _tensorrt_build(onnx_path: Path, tmp: Path, request: ExportRequest, contract
 
 
 def _tensorrt_runner(artifact: Path, request: ExportRequest, contract, details):
-    from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
+    from dfard_pipeline.backends.tensorrt_runner import TensorRTRunner
 
     return TensorRTRunner(artifact, contract, manifest={"tensorrt": details}, precision=request.precision)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dfard_pipeline.backends.tensorrt_env import cuda_device_info, import_tensorrt
 from dfard_pipeline.errors import ValidationError
 from dfard_pipeline.export.onnx_export import INPUT_NAME
-from dfard_pipeline.runtime.tensorrt_env import cuda_device_info, import_tensorrt
 
 MAX_DYNAMIC_BATCH = 256
 

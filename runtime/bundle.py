@@ -28,8 +28,8 @@ DEVICE_FILES = ("device_result.json", "device_logits.npz")
 
 
 def _profile_for_bundle(device: str, artifact: Path):
+    from dfard_pipeline.backends import ARTIFACT_KINDS
     from dfard_pipeline.runtime.profiles import load_profile
-    from dfard_pipeline.runtime.runners import ARTIFACT_KINDS
 
     if device == "jetson":
         raise UsageError("--bundle needs the device's own profile (jetson-orin-nano, jetson-orin-nx, "
@@ -50,9 +50,9 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     import torch
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
+    from dfard_pipeline.backends.onnxruntime_runner import provider_name
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.config import to_dict
-    from dfard_pipeline.runtime.runners.onnxruntime_runner import provider_name
     from dfard_pipeline.runtime.verify import _check_contracts, autoattack_accuracy, reference_half, verify_inputs
 
     started = time.perf_counter()
@@ -135,10 +135,10 @@ def _read_json(path: Path, schema: str) -> dict:
 def collect_bundle(folder: Path):
     """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
     from dfard_pipeline.artifacts.verify_result import VerifyResult
+    from dfard_pipeline.backends.parity import compare_logits
     from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.config import from_dict
     from dfard_pipeline.errors import DfardError
-    from dfard_pipeline.runtime.parity import compare_logits
     from dfard_pipeline.runtime.profiles import DeviceProfile
 
     folder = Path(folder)

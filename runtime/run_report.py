@@ -95,9 +95,9 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
 
 def write_run_report(ctx) -> list[Path]:
     from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
+    from dfard_pipeline.backends import open_runner
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
-    from dfard_pipeline.runtime.runners import open_runner
 
     config, d = ctx.config, ctx.distill_dir
     teacher, student = load_teacher(ctx.teacher_path), load_teacher(d / "student.pt")

@@ -8,10 +8,10 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfard_pipeline.backends import ARTIFACT_KINDS
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime.jetson import JetsonInfo, detect_jetson
 from dfard_pipeline.runtime.profiles import DeviceProfile, list_profiles, load_profile, profile_for_jetson
-from dfard_pipeline.runtime.runners import ARTIFACT_KINDS
 
 
 @dataclass(frozen=True)

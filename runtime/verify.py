@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 
 from dfard_pipeline.artifacts.verify_result import VerifyResult
+from dfard_pipeline.backends.parity import compare_logits
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import verdict
-from dfard_pipeline.runtime.parity import compare_logits
 from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
 from dfard_pipeline.runtime.target import resolve_target
 
@@ -203,7 +203,7 @@ def _open(request: VerifyRequest) -> _Session:
     inputs (``verify_inputs``), the runtime (loaded now: a missing provider or a corrupt file fails at
     once) and the contracts of artifact, reference and data."""
     from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
-    from dfard_pipeline.runtime.runners import open_runner
+    from dfard_pipeline.backends import open_runner
 
     artifact = request.artifact
     if not artifact.is_file():
@@ -243,7 +243,7 @@ def _attack_runtime(session: _Session, seed: int, transfer: dict, progress, bars
 
 def _parity(session: _Session, transfer: dict) -> dict:
     """Logits of runtime and reference on clean and PGD examples, each with the profile's floor."""
-    from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
+    from dfard_pipeline.backends.torch_runner import TorchRunner
 
     reference, budget = session.reference, session.profile.attacks
     parity = {}

@@ -26,14 +26,20 @@ def modules_under(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", modules_under("pipeline/artifacts"), ids=lambda p: p.name)
-def test_artifacts_import_no_stage(path):
+@pytest.mark.parametrize("path", modules_under("pipeline/artifacts") + modules_under("pipeline/backends"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_low_layers_import_no_stage(path):
     assert not {m for m in imports_of(path) if m.startswith(STAGES)}
 
 
 @pytest.mark.parametrize("path", modules_under("runtime"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_runtime_does_not_import_export(path):
     assert not {m for m in imports_of(path) if m.startswith("dfard_pipeline.export")}
+
+
+@pytest.mark.parametrize("path", modules_under("export"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_export_does_not_import_runtime(path):
+    assert not {m for m in imports_of(path) if m.startswith("dfard_pipeline.runtime")}
 
 
 def test_distill_run_imports_neither_export_nor_runtime():

@@ -142,7 +142,7 @@ def _can_run_here(device: str, artifact: Path) -> str | None:
     except UsageError as exc:
         return str(exc)
     if target.profile.runtime == "onnxruntime":
-        from dfard_pipeline.runtime.runners.onnxruntime_runner import missing_providers
+        from dfard_pipeline.backends.onnxruntime_runner import missing_providers
 
         missing = missing_providers(target.providers)
         if missing:

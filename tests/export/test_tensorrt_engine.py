@@ -8,10 +8,10 @@ import shutil
 import pytest
 import torch
 
+from dfard_pipeline.backends.tensorrt_env import check_engine_compatible
 from dfard_pipeline.cli import main
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.export.tensorrt_engine import optimization_profile
-from dfard_pipeline.runtime.tensorrt_env import check_engine_compatible
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 HAS_CUDA = torch.cuda.is_available()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dfard_pipeline.backends.base import Runner, RunnerInfo, file_size
+from dfard_pipeline.backends.tensorrt_env import check_engine_compatible, cuda_device_info, import_tensorrt
 from dfard_pipeline.errors import UsageError
-from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo, file_size
-from dfard_pipeline.runtime.tensorrt_env import check_engine_compatible, cuda_device_info, import_tensorrt
 
 
 class TensorRTRunner(Runner):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo
+from dfard_pipeline.backends.base import Runner, RunnerInfo
 
 
 class TorchRunner(Runner):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dfard_pipeline.runtime.parity import compare_logits
+from dfard_pipeline.backends.parity import compare_logits
 
 
 def test_identical_logits_pass():

@@ -1,12 +1,16 @@
-"""Runners: one interface over torch, ONNX Runtime and TensorRT (TensorRT imported lazily)."""
+"""Backends: how a model file runs. One runner interface over torch, ONNX Runtime and TensorRT
+(TensorRT imported lazily), and the parity of two runners' logits.
+
+Low in the house: ``export`` checks what it wrote with these runners and ``runtime`` verifies with
+them, and this package imports neither."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
+from dfard_pipeline.backends.base import Runner, RunnerInfo
 from dfard_pipeline.errors import UsageError
-from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo
 
 ARTIFACT_KINDS = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "torch"}
 
@@ -24,8 +28,8 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
         raise UsageError(f"{artifact.name}: unknown artifact type {artifact.suffix!r}; "
                          f"expected one of {', '.join(ARTIFACT_KINDS)}")
     if kind == "torch":
+        from dfard_pipeline.backends.torch_runner import TorchRunner
         from dfard_pipeline.checkpoint.teacher_loader import load_teacher
-        from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
 
         loaded = load_teacher(artifact)
         return TorchRunner(loaded.module, loaded.contract, artifact=str(artifact),
@@ -38,10 +42,10 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
                              "re-export it with dfard-pipeline export")
     precision = manifest.precision
     if kind == "onnxruntime":
-        from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
+        from dfard_pipeline.backends.onnxruntime_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(artifact, contract, providers=providers, threads=threads, precision=precision)
-    from dfard_pipeline.runtime.runners.tensorrt_runner import TensorRTRunner
+    from dfard_pipeline.backends.tensorrt_runner import TensorRTRunner
 
     return TensorRTRunner(artifact, contract, manifest=manifest.to_dict(), precision=precision)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dfard_pipeline.backends.base import Runner, RunnerInfo, file_size
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
-from dfard_pipeline.runtime.runners.base import Runner, RunnerInfo, file_size
 
 SHORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
                "tensorrt": "TensorrtExecutionProvider"}

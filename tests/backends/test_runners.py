@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from dfard_pipeline.backends import open_runner
+from dfard_pipeline.backends.onnxruntime_runner import OnnxRuntimeRunner
+from dfard_pipeline.backends.torch_runner import TorchRunner
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.export.onnx_export import export_onnx
-from dfard_pipeline.runtime.runners import open_runner
-from dfard_pipeline.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner
-from dfard_pipeline.runtime.runners.torch_runner import TorchRunner
 
 
 @pytest.fixture
