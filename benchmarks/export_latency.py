@@ -94,8 +94,8 @@ def interleaved_b1(first, second, shape, rounds: int = 15, per_round: int = 20) 
 def bench_model(name, kwargs, work: Path, digits_run: Path | None, epochs: int, iters: dict) -> list[dict]:
     import numpy as np
 
+    from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
     from dfard_pipeline.backends import open_runner
-    from dfard_pipeline.checkpoint import save_checkpoint
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
     from dfard_pipeline.runtime.latency import measure_latency
@@ -106,7 +106,7 @@ def bench_model(name, kwargs, work: Path, digits_run: Path | None, epochs: int, 
         student, calibration, source = digits_run / "student.pt", None, "distilled student, generator calibration"
     else:
         model = train_quickly(name, kwargs, epochs)
-        student = save_checkpoint(model, folder / "student.pt", kind="student", eps=0.1)
+        student = write_checkpoint(model, folder / "student.pt", kind="student", eps=0.1)
         x_train = digits_as(model.contract.shape)[0]
         np.savez(folder / "calib.npz", x=x_train[:512].numpy())
         calibration, source = f"npz:{folder / 'calib.npz'}", f"trained {epochs} epochs on digits, npz calibration"

@@ -18,7 +18,7 @@ import torch
 
 from dfard_pipeline.artifacts.export_manifest import manifest_path
 from dfard_pipeline.backends.parity import ParityResult, compare_logits
-from dfard_pipeline.errors import CheckpointError, UsageError, ValidationError
+from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.export.spec import ExportRequest
 
 PARITY_SAMPLES = 256
@@ -53,18 +53,9 @@ def _check_output(out: Path, overwrite: bool, inputs: list[Path]) -> None:
 
 
 def _load_checkpoint(path: Path):
-    from dfard_pipeline.checkpoint.project import is_project_checkpoint
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.checkpoint.loaded import load_project_model
 
-    try:
-        is_project = is_project_checkpoint(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception:  # noqa: BLE001 - load_teacher below gives the precise message for bad files
-        is_project = None
-    loaded = load_teacher(path) if is_project is not False else None
-    if loaded is None or loaded.source_format != "project":
-        raise CheckpointError(f"{path} is not a dfard-pipeline checkpoint "
-                              "(a distilled student.pt or a teacher trained by `dfard-pipeline teacher`)")
-    return loaded
+    return load_project_model(path)
 
 
 def _parity_inputs(contract, generator_spec: str | None, seed: int) -> dict[str, np.ndarray]:
@@ -220,7 +211,7 @@ def _int8_agreement(onnx: _OnnxGraph, contract, parity: list[ParityResult]) -> d
 def _write_manifest(artifact: Path, dest: Path, out: Path, request: ExportRequest, loaded, onnx: _OnnxGraph,
                     parity: list[ParityResult], int8_agreement: dict | None, details: dict | None):
     from dfard_pipeline.artifacts.export_manifest import write_manifest
-    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.artifacts.provenance import file_sha256
 
     dynamic, graph = request.dynamic_batch, onnx.graph
     return write_manifest(

@@ -50,8 +50,8 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     import torch
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
+    from dfard_pipeline.artifacts.provenance import file_sha256
     from dfard_pipeline.backends.onnxruntime_runner import provider_name
-    from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.config import to_dict
     from dfard_pipeline.runtime.verify import _check_contracts, autoattack_accuracy, reference_half, verify_inputs
 
@@ -134,9 +134,9 @@ def _read_json(path: Path, schema: str) -> dict:
 
 def collect_bundle(folder: Path):
     """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
+    from dfard_pipeline.artifacts.provenance import file_sha256
     from dfard_pipeline.artifacts.verify_result import VerifyResult
     from dfard_pipeline.backends.parity import compare_logits
-    from dfard_pipeline.checkpoint.project import file_sha256
     from dfard_pipeline.config import from_dict
     from dfard_pipeline.errors import DfardError
     from dfard_pipeline.runtime.profiles import DeviceProfile

@@ -96,11 +96,12 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
 def write_run_report(ctx) -> list[Path]:
     from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
     from dfard_pipeline.backends import open_runner
+    from dfard_pipeline.checkpoint.loaded import load_project_model
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
 
     config, d = ctx.config, ctx.distill_dir
-    teacher, student = load_teacher(ctx.teacher_path), load_teacher(d / "student.pt")
+    teacher, student = load_teacher(ctx.teacher_path), load_project_model(d / "student.pt", kind="student")
     eps = float(student.eps or config.distill.eps)
     eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
     doc = Document(f"dfard-pipeline run: {ctx.folder.name}")

@@ -99,7 +99,7 @@ def _reference_path(request: VerifyRequest, manifest) -> Path:
         return request.reference
     if request.artifact.suffix == ".pt":
         return request.artifact
-    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.artifacts.provenance import file_sha256
 
     source = manifest.source
     candidates = [Path(source["checkpoint"])] if source.get("checkpoint") else []
@@ -150,14 +150,14 @@ class VerifyInputs:
 def verify_inputs(request: VerifyRequest, profile, manifest) -> VerifyInputs:
     """Refused here, before any attack: a precision the profile does not take, a missing or changed
     reference, an eps outside (0, 1], unreadable data."""
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.checkpoint.loaded import load_project_model
     from dfard_pipeline.runtime.data_source import load_verify_data
 
     if manifest.precision not in profile.precisions:
         raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, "
                          f"not {manifest.precision}")
     reference_path = _reference_path(request, manifest)
-    reference = load_teacher(reference_path)
+    reference = load_project_model(reference_path)
     eps = request_eps(request, reference, manifest)
     data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
                                        trust_teacher=request.trust_teacher)
@@ -274,7 +274,7 @@ def _latency(session: _Session, seed: int, progress) -> tuple[dict, dict | None]
 def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suite, reference_suite, parity: dict,
              latency: dict, readings, cpus) -> dict:
     """verify.json (less its schema, verdict and wall time): every measurement, gate and warning."""
-    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.artifacts.provenance import file_sha256
 
     artifact, profile, target, info = request.artifact, session.profile, session.target, session.runner.info
     metrics, reference_metrics = runtime_suite.to_dict(), reference_suite.to_dict()

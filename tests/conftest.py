@@ -46,7 +46,7 @@ def digits_run(tmp_path_factory):
     import torch.nn.functional as F
 
     from dfard_pipeline.artifacts.generator_file import GENERATOR_FORMAT
-    from dfard_pipeline.checkpoint import save_checkpoint
+    from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
     from dfard_pipeline.data import load_dataset
     from dfard_pipeline.models.generator import Generator
 
@@ -61,7 +61,7 @@ def digits_run(tmp_path_factory):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    save_checkpoint(model.eval(), run / "student.pt", kind="student", eps=0.1)
+    write_checkpoint(model.eval(), run / "student.pt", kind="student", eps=0.1)
     generator = Generator(8, 8, (1, 8, 8), 10, False)
     torch.save({"format": GENERATOR_FORMAT, "generator": generator.describe(),
                 "state_dict": generator.state_dict(), "teacher_sha256": "0" * 64}, run / "generator.pt")

@@ -37,6 +37,11 @@ def test_runtime_does_not_import_export(path):
     assert not {m for m in imports_of(path) if m.startswith("dfard_pipeline.export")}
 
 
+@pytest.mark.parametrize("path", modules_under("pipeline/artifacts"), ids=lambda p: p.name)
+def test_artifacts_do_not_import_the_loaders_built_on_them(path):
+    assert not {m for m in imports_of(path) if m.startswith("dfard_pipeline.checkpoint")}
+
+
 @pytest.mark.parametrize("path", modules_under("export"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_export_does_not_import_runtime(path):
     assert not {m for m in imports_of(path) if m.startswith("dfard_pipeline.runtime")}

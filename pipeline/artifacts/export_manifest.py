@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dfard_pipeline.artifacts.provenance import file_sha256, library_versions
 from dfard_pipeline.atomic import write_json_atomic
-from dfard_pipeline.checkpoint.project import file_sha256, library_versions
 from dfard_pipeline.errors import CheckpointError, UsageError
 
 MANIFEST_FORMAT = "dfard-pipeline.export-manifest"

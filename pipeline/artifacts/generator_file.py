@@ -20,8 +20,8 @@ FILE_NAME = "generator.pt"
 
 def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:
     """Save ``generator`` (a ``models.generator.Generator``) atomically at ``path``."""
+    from dfard_pipeline.artifacts.torch_files import plain_state_dict
     from dfard_pipeline.atomic import save_torch_atomic
-    from dfard_pipeline.checkpoint import plain_state_dict
 
     save_torch_atomic({"format": GENERATOR_FORMAT, "generator": generator.describe(),
                        "state_dict": plain_state_dict(generator), "teacher_sha256": teacher_sha256}, path)
@@ -29,7 +29,7 @@ def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:
 
 def read_generator(path: Path):
     """The generator saved at ``path``, in eval mode; a ``CheckpointError`` names what is wrong."""
-    from dfard_pipeline.checkpoint.project import load_error
+    from dfard_pipeline.artifacts.torch_files import load_error
     from dfard_pipeline.models.generator import load_generator
 
     if not path.is_file():

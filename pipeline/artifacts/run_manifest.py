@@ -20,7 +20,7 @@ RUN_FORMAT = "dfard-pipeline.run"
 
 
 def sha256_file(path: Path) -> str:
-    from dfard_pipeline.checkpoint.project import file_sha256
+    from dfard_pipeline.artifacts.provenance import file_sha256
 
     return file_sha256(path)
 

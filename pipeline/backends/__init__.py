@@ -29,9 +29,9 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
                          f"expected one of {', '.join(ARTIFACT_KINDS)}")
     if kind == "torch":
         from dfard_pipeline.backends.torch_runner import TorchRunner
-        from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+        from dfard_pipeline.checkpoint.loaded import load_project_model
 
-        loaded = load_teacher(artifact)
+        loaded = load_project_model(artifact)
         return TorchRunner(loaded.module, loaded.contract, artifact=str(artifact),
                            file_bytes=artifact.stat().st_size)
     manifest = read_manifest(artifact) or NO_MANIFEST

@@ -1,15 +1,8 @@
-"""Checkpoints: this project's format, and loading teachers from the formats users hold."""
+"""Loading models for inference: this project's checkpoints (``load_project_model``) and teachers
+from the formats users hold (``load_teacher``). The checkpoint file itself, its format, reader and
+writer, is ``dfard_pipeline.artifacts.project_checkpoint``."""
 
-from dfard_pipeline.checkpoint.project import (
-    FORMAT,
-    file_sha256,
-    is_project_checkpoint,
-    library_versions,
-    model_from_payload,
-    plain_state_dict,
-    save_checkpoint,
-)
-from dfard_pipeline.checkpoint.teacher_loader import LoadedModel, check_teacher, load_teacher
+from dfard_pipeline.checkpoint.loaded import LoadedModel, check_teacher, load_project_model
+from dfard_pipeline.checkpoint.teacher_loader import load_teacher
 
-__all__ = ["FORMAT", "LoadedModel", "check_teacher", "file_sha256", "is_project_checkpoint",
-           "library_versions", "load_teacher", "model_from_payload", "plain_state_dict", "save_checkpoint"]
+__all__ = ["LoadedModel", "check_teacher", "load_project_model", "load_teacher"]

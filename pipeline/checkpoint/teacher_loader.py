@@ -12,32 +12,19 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from dfard_pipeline.checkpoint.project import file_sha256, is_project_checkpoint, model_from_payload
+from dfard_pipeline.artifacts.project_checkpoint import ProjectCheckpoint, is_project_checkpoint
+from dfard_pipeline.artifacts.provenance import file_sha256
+from dfard_pipeline.checkpoint.loaded import LoadedModel, check_teacher, freeze, from_checkpoint
 from dfard_pipeline.checkpoint.pt2_archive import load_exported_program
 from dfard_pipeline.errors import CheckpointError, UsageError
 from dfard_pipeline.models import InputContract, create_model
 
 PREFIXES = ("module.", "model.")
-
-
-@dataclass
-class LoadedModel:
-    """A frozen model ready for inference, with its contract and where it came from."""
-
-    module: nn.Module
-    contract: InputContract
-    source_format: str  # project | state_dict | torchscript | torch_export | pickle
-    sha256: str
-    arch: str | None = None
-    eps: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _zip_names(path: Path) -> list[str]:
@@ -140,13 +127,13 @@ def _export_input_shape(program, path: Path) -> tuple[int, ...] | None:
 
 def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
                  input_shape: tuple[int, int, int] | None = None) -> LoadedModel:
-    """Load, freeze (eval, no grads) and check a teacher checkpoint."""
+    """Load, freeze (eval, no grads) and check a teacher in any accepted format."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"teacher checkpoint not found: {path}")
     sha = file_sha256(path)
     names = _zip_names(path)
-    eps, meta, fmt = None, {}, None
+    fmt = None
     if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
         fmt, module = "torchscript", _load_torchscript(path)
     elif path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or
@@ -171,61 +158,19 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
             raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         if is_project_checkpoint(obj):
-            fmt, module = "project", model_from_payload(obj, path)
-            arch, eps, meta = obj["arch"], obj.get("eps"), {"kind": obj.get("kind"),
-                                                            "metrics": obj.get("metrics", {})}
-        elif isinstance(obj, nn.Module):
+            return from_checkpoint(ProjectCheckpoint.from_payload(obj, path), sha, path)
+        if isinstance(obj, nn.Module):
             fmt, module = "pickle", obj
         elif isinstance(obj, dict):
             fmt, module = "state_dict", _from_state_dict(obj, arch, path)
         else:
             raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a model or state_dict")
-    return _finish(module, fmt, sha, arch, eps, meta, input_shape, path)
-
-
-def _finish(module, fmt, sha, arch, eps, meta, input_shape, path) -> LoadedModel:
-    try:
-        module.eval()
-    except (NotImplementedError, RuntimeError):
-        pass  # torch.export modules are already frozen in eval form
-    for param in module.parameters():
-        param.requires_grad_(False)
-    bad = [name for name, tensor in _named_tensors(module) if tensor.is_floating_point()
-           and not bool(torch.isfinite(tensor).all())]
-    if bad:
-        raise CheckpointError(f"{path}: non-finite weights (NaN or inf) in {', '.join(bad[:3])}"
-                              f"{f' (+{len(bad) - 3} more)' if len(bad) > 3 else ''}; the file is damaged "
-                              "or the training diverged")
+    module = freeze(module, path)
     contract = getattr(module, "contract", None)
     if not isinstance(contract, InputContract):
         contract = _contract_for_external(module, arch if fmt == "state_dict" else None, input_shape, path)
     check_teacher(module, contract, path)
-    return LoadedModel(module, contract, fmt, sha, arch, eps, meta)
-
-
-def check_teacher(module: nn.Module, contract: InputContract, path: Path | str = "teacher") -> None:
-    """Deterministic (N, classes) logits on a probe batch, or a ``CheckpointError``."""
-    probe = torch.rand(4, *contract.shape, generator=torch.Generator().manual_seed(0))
-    try:
-        with torch.no_grad():
-            first, second = module(probe), module(probe)
-    except Exception as exc:  # noqa: BLE001 - a user model may raise anything on a wrong input
-        raise CheckpointError(f"{path}: forward pass on a {tuple(probe.shape)} probe failed: {exc}") from None
-    if not isinstance(first, torch.Tensor) or first.shape != (4, contract.num_classes):
-        shape = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
-        raise CheckpointError(f"{path}: teacher must return (N, classes) logits, got {shape} "
-                              f"for a batch of 4")
-    if not bool(torch.isfinite(first).all()):
-        raise CheckpointError(f"{path}: teacher returns non-finite logits (NaN or inf) on a probe batch of "
-                              "[0, 1] images")
-    if not torch.allclose(first, second, atol=1e-5):
-        raise CheckpointError(f"{path}: teacher logits differ between two identical forward passes "
-                              "(dropout or BN still in training mode?)")
-
-
-def _named_tensors(module: nn.Module):
-    yield from module.named_parameters()
-    yield from module.named_buffers()
+    return LoadedModel(module, contract, fmt, sha, arch)
 
 
 # TorchScript ops that reach outside the model (files) or into Python; a teacher needs neither.

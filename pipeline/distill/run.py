@@ -16,8 +16,9 @@ import torch
 
 from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
 from dfard_pipeline.artifacts.generator_file import write_generator
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.atomic import folder_writable, write_text_atomic
-from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
+from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.device import check_precision, precision_warning, resolve_device, set_deterministic
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
@@ -208,7 +209,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                     "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
-    save_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
+    write_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
     write_generator(generator, loaded.sha256, out_dir / GENERATOR_FILE)
     write_metrics(metrics_path, state.history)
     return final

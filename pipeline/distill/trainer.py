@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dfard_pipeline.artifacts.torch_files import load_error
 from dfard_pipeline.atomic import save_torch_atomic
-from dfard_pipeline.checkpoint.project import load_error
 from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import memory_format
 from dfard_pipeline.distill.balance import BALANCE_RULES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dfard_pipeline.checkpoint import save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.teacher.train import TeacherResult, train_teacher
 
@@ -13,7 +13,7 @@ def run_teacher_command(config: PipelineConfig, out: Path, quiet: bool = False) 
     cfg = config.teacher
     result = train_teacher(cfg, seed=config.seed, progress=not quiet)
     metrics = {"test": result.test.to_dict(), "dataset": cfg.dataset, "train_seconds": result.seconds}
-    save_checkpoint(result.model, out, kind="teacher", eps=cfg.eps, metrics=metrics,
+    write_checkpoint(result.model, out, kind="teacher", eps=cfg.eps, metrics=metrics,
                     extra={"trained_with": cfg.method, "seed": config.seed})
     write_yaml_atomic(to_dict(config), out.with_suffix(".config.yaml"))
     return result

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
+from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.errors import CheckpointError, UsageError
 
 
@@ -12,7 +13,7 @@ def _same_logits(loaded, model):
 
 
 def test_project_checkpoint_round_trip(tmp_path, digits_teacher):
-    path = save_checkpoint(digits_teacher, tmp_path / "t.pt", kind="teacher", eps=0.1,
+    path = write_checkpoint(digits_teacher, tmp_path / "t.pt", kind="teacher", eps=0.1,
                            metrics={"clean": 0.99})
     loaded = load_teacher(path)
     assert loaded.source_format == "project" and loaded.arch == "digits_cnn_teacher"

@@ -6,13 +6,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from dfard_pipeline.checkpoint import save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.cli import cli, main
 
 
 @pytest.fixture
 def teacher_path(tmp_path, digits_teacher):
-    return save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+    return write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import onnx
 import pytest
 import torch
 
-from dfard_pipeline.checkpoint.project import file_sha256
+from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.cli import main
 
 

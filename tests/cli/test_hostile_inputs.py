@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.atomic import folder_writable
-from dfard_pipeline.checkpoint import save_checkpoint
 from dfard_pipeline.cli import main
 from dfard_pipeline.models import create_model
 
@@ -35,7 +35,7 @@ def inputs(digits_run, tmp_path_factory):
     assert info.value.code in (0, None)
     torch.manual_seed(0)
     teacher = create_model("digits_cnn_teacher").eval()
-    save_checkpoint(teacher, root / "teacher.pt", kind="teacher", eps=0.1)
+    write_checkpoint(teacher, root / "teacher.pt", kind="teacher", eps=0.1)
     safe = hf.exported_teacher(teacher, root / "safe.pt2")
     hf.pt2_with_pickled_weight(safe, root / "evil_weight.pt2")
     hf.pt2_with_pickled_sample_inputs(safe, root / "evil_sample.pt2")
@@ -138,7 +138,7 @@ CASES = [
      "holds pickled Python objects"),
     ("pt2-opaque-constant", [*DISTILL, "--teacher", "{inp}/evil_opaque.pt2"], None, "holds pickled Python objects"),
     ("export-student-pt2-pickled", [*EXPORT, "{inp}/evil_weight.pt2", "--out", "{tmp}/x.onnx"], None,
-     "holds pickled Python objects"),
+     "is a torch.export program"),
     ("export-student-pickled", [*EXPORT, "{inp}/evil.pt", "--out", "{tmp}/x.onnx"], None,
      "pickled Python object"),
     ("verify-teacher-pt2-pickled", [*VERIFY, "--data", "synthetic", "--teacher", "{inp}/evil_opaque.pt2"], None,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from dfard_pipeline.checkpoint import save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.cli import main
 from dfard_pipeline.models import create_model
 
@@ -96,7 +96,7 @@ def test_emulated_jetson_marks_latency_as_host_and_does_not_gate_it(exported, tm
 
 
 def test_synthetic_data_uses_the_generator_and_says_so(exported, profile, tmp_path, capsys, digits_teacher):
-    teacher = save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+    teacher = write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
     code, out, err = run_cli(["verify", "--model", str(exported / "student.fp32.onnx"), "--device", profile(),
                               "--data", "synthetic", "--n", "40", "--teacher", str(teacher),
                               "--out", str(tmp_path / "v")], capsys)
@@ -107,7 +107,7 @@ def test_synthetic_data_uses_the_generator_and_says_so(exported, profile, tmp_pa
 
 def test_bad_input_is_one_line_exit_2(exported, tmp_path, capsys):
     onnx_model = str(exported / "student.fp32.onnx")
-    other = save_checkpoint(create_model("resnet18", in_chans=3, image_size=32), tmp_path / "r.pt",
+    other = write_checkpoint(create_model("resnet18", in_chans=3, image_size=32), tmp_path / "r.pt",
                             kind="student", eps=0.03)
     np.savez(tmp_path / "rgb.npz", x=np.zeros((4, 3, 8, 8), np.float32), y=np.zeros(4, np.int64))
     (tmp_path / "bad.onnx").write_bytes(b"junk")
@@ -145,7 +145,7 @@ def test_reference_is_found_beside_a_moved_artifact_and_must_be_the_exported_one
     assert code == 0, out + err
     reference = json.loads((tmp_path / "v" / "verify.json").read_text())["reference"]["path"]
     assert reference.endswith("student.pt") and (tmp_path / reference).resolve() == tmp_path / "b" / "student.pt"
-    save_checkpoint(create_model("digits_cnn_student"), tmp_path / "b" / "student.pt", kind="student", eps=0.1)
+    write_checkpoint(create_model("digits_cnn_student"), tmp_path / "b" / "student.pt", kind="student", eps=0.1)
     code, _, err = run_cli([*args, "--overwrite"], capsys)
     assert code == 2 and "sha256 changed" in err and "Traceback" not in err
 

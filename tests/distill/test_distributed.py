@@ -7,14 +7,14 @@ import pytest
 import torch
 import yaml
 
-from dfard_pipeline.checkpoint import save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_two_gloo_ranks_end_with_identical_student(tmp_path, digits_teacher, layout):
-    teacher = save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+    teacher = write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"distill": {
         "epochs": 2, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16,

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from dfard_pipeline.checkpoint import load_teacher, save_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
+from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, load_yaml, with_overrides
 from dfard_pipeline.distill import trainer as trainer_module
 from dfard_pipeline.distill.run import run_distill
@@ -25,7 +26,7 @@ def tiny(**extra):
 
 @pytest.fixture
 def teacher_path(tmp_path, digits_teacher):
-    return save_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+    return write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
 
 
 def student_state(run_dir):

@@ -1,0 +1,23 @@
+"""Helpers for the ``torch.save`` files this project writes: weights in a layout-free form, and why
+``torch.load(weights_only=True)`` refused a file, in a few words."""
+
+from __future__ import annotations
+
+import torch
+
+
+def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU tensors in plain contiguous (NCHW) layout, whatever ``memory_format`` the module
+    was trained in, so a saved file never depends on the training machine's layout choice."""
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def load_error(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words for a one-line message."""
+    import pickle
+
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "global" in text.lower():
+        return "it holds pickled Python objects, which run code when loaded"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"[:200]
