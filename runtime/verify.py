@@ -112,8 +112,8 @@ def _reference_path(request: VerifyRequest, manifest) -> Path:
         changed.append(str(candidate))
     if changed:
         raise UsageError(f"{' and '.join(changed)}: not the checkpoint {request.artifact.name} was exported from "
-                         "(its sha256 changed since the export): re-export, or pass --reference")
-    raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --reference RUN/student.pt")
+                         "(its sha256 changed since the export): re-export, or pass --checkpoint")
+    raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --checkpoint RUN/student.pt")
 
 
 def _check_contracts(artifact_contract, reference_contract, data, artifact: Path) -> None:

@@ -28,7 +28,7 @@ HELP = """Data-free adversarial robustness distillation: distill -> export -> ve
 
 \b
 Examples:
-  dfard-pipeline teacher --dataset digits --out teacher.pt
+  dfard-pipeline teacher --data digits --out teacher.pt
   dfard-pipeline distill --teacher teacher.pt --out runs/digits
   dfard-pipeline run configs/digits.yaml
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config
+from dfard_pipeline.cli.options import (
+    config_option,
+    old_spelling,
+    overwrite_option,
+    quiet_option,
+    renamed,
+    resolve_config,
+)
 
 OPTION_KEYS = {"opset": "export.opset", "calibration_samples": "export.calibration_samples", "seed": "seed"}
 
@@ -15,18 +22,19 @@ OPTION_KEYS = {"opset": "export.opset", "calibration_samples": "export.calibrati
 
 \b
 Examples:
-  dfard-pipeline export --student runs/digits/student.pt --format onnx
-  dfard-pipeline export --student runs/digits/student.pt --precision int8
-  dfard-pipeline export --student runs/digits/student.pt --precision int8 --calibration npz:calib.npz
-  dfard-pipeline export --student runs/digits/student.pt --format tensorrt --precision fp16  # needs a GPU
+  dfard-pipeline export --checkpoint runs/digits/student.pt --format onnx
+  dfard-pipeline export --checkpoint runs/digits/student.pt --precision int8
+  dfard-pipeline export --checkpoint runs/digits/student.pt --precision int8 --calibration npz:calib.npz
+  dfard-pipeline export --checkpoint runs/digits/student.pt --format tensorrt --precision fp16  # needs a GPU
 
 Every artifact is checked (onnx.checker, shape inference, opset, dynamic batch) and compared with the
 PyTorch student before it is written; a sidecar manifest (ARTIFACT.json) records hashes, versions,
 the input contract, calibration and parity. INT8 is calibrated on samples from the distill run's
 generator (RUN/generator.pt beside the student): no real data. Default output:
-STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
-@click.option("--student", "student_path", required=True, type=click.Path(dir_okay=False),
-              help="A dfard-pipeline checkpoint: a distilled student.pt or a trained teacher.")
+CHECKPOINT_DIR/student.PRECISION.onnx (or .engine).""")
+@click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False),
+              help="A dfard-pipeline checkpoint: a distilled student.pt or a trained teacher.  [required]")
+@old_spelling("--student", "student_alias", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt"]), default="onnx", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "int8"]), default="fp32",
               show_default=True, help="onnx: fp32, fp16, int8; tensorrt: fp32, fp16, bf16, int8.")
@@ -50,15 +58,18 @@ STUDENT_DIR/student.PRECISION.onnx (or .engine).""")
 @overwrite_option
 @quiet_option
 @click.pass_context
-def export(ctx, student_path, fmt, precision, calibration, int8_scheme, int8_quantize_all, batch, dynamic_batch,
-           workspace_mib,
-           timing_cache, out, config_path, overwrite, quiet, **_):
+def export(ctx, checkpoint, student_alias, fmt, precision, calibration, int8_scheme, int8_quantize_all, batch,
+           dynamic_batch, workspace_mib, timing_cache, out, config_path, overwrite, quiet, **_):
+    from dfard_pipeline.errors import UsageError
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
 
+    checkpoint = renamed(checkpoint, student_alias, "--checkpoint", "--student")
+    if checkpoint is None:
+        raise UsageError("pass --checkpoint STUDENT.pt (a distilled student, or a teacher trained here)")
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
     request = ExportRequest.from_config(
-        config, student_path, format=fmt, precision=precision, calibration=calibration, int8_scheme=int8_scheme,
+        config, checkpoint, format=fmt, precision=precision, calibration=calibration, int8_scheme=int8_scheme,
         int8_keep_first_last=not int8_quantize_all, batch=batch, dynamic_batch=dynamic_batch or None,
         out=Path(out) if out else None, overwrite=overwrite, workspace_mib=workspace_mib,
         timing_cache=Path(timing_cache) if timing_cache else None)

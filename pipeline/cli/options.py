@@ -55,3 +55,21 @@ def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), cre
     if not folder_writable(path.parent):
         raise UsageError(f"cannot write {path}: its folder is not writable")
     return path
+
+
+def old_spelling(name: str, dest: str, **kwargs):
+    """An option's previous name, hidden and kept for one release; merge it with ``renamed``."""
+    return click.option(name, dest, hidden=True, **kwargs)
+
+
+def renamed(new_value, old_value, new: str, old: str):
+    """The value given under an option's current name or its old one (with a note on stderr that the
+    name changed); the two naming different values is a usage error."""
+    from dfard_pipeline.errors import UsageError
+
+    if old_value is None:
+        return new_value
+    if new_value is not None and new_value != old_value:
+        raise UsageError(f"{new} and {old} (its old name) give different values: pass {new} only")
+    click.echo(f"note: {old} is now {new}; the old name goes in the next release", err=True)
+    return old_value

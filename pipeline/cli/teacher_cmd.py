@@ -10,13 +10,15 @@ from dfard_pipeline import outputs
 from dfard_pipeline.cli.options import (
     check_output,
     config_option,
+    old_spelling,
     overwrite_option,
     quiet_option,
+    renamed,
     resolve_config,
 )
 
 OPTION_KEYS = {
-    "dataset": "teacher.dataset", "arch": "teacher.arch", "method": "teacher.method",
+    "data": "teacher.dataset", "dataset_alias": "teacher.dataset", "arch": "teacher.arch", "method": "teacher.method",
     "epochs": "teacher.epochs", "batch_size": "teacher.batch_size", "lr": "teacher.lr",
     "eps": "teacher.eps", "device": "teacher.device", "seed": "seed",
 }
@@ -26,11 +28,12 @@ OPTION_KEYS = {
 
 \b
 Example:
-  dfard-pipeline teacher --dataset digits --out teacher.pt
+  dfard-pipeline teacher --data digits --out teacher.pt
 
-DATASET is digits (embedded), cifar10:PATH, cifar100:PATH or npz:PATH. Prints clean and PGD-20
+DATA is digits (embedded), cifar10:PATH, cifar100:PATH or npz:PATH. Prints clean and PGD-20
 test accuracy at the end and stores them in the checkpoint.""")
-@click.option("--dataset", help="Labelled data to train on.  [config: teacher.dataset, default: digits]")
+@click.option("--data", help="Labelled data to train on.  [config: teacher.dataset, default: digits]")
+@old_spelling("--dataset", "dataset_alias")
 @click.option("--out", type=click.Path(dir_okay=False), default=str(outputs.TEACHER), show_default=True,
               help="Checkpoint to write (the resolved config goes beside it).")
 @click.option("--arch", help="Model zoo architecture.  [default: digits_cnn_teacher]")
@@ -46,8 +49,10 @@ test accuracy at the end and stores them in the checkpoint.""")
 @overwrite_option
 @quiet_option
 @click.pass_context
-def teacher(ctx, out, config_path, overwrite, quiet, **_):
+def teacher(ctx, out, config_path, overwrite, quiet, data, dataset_alias, **_):
     from dfard_pipeline.teacher.run import run_teacher_command, summary
+
+    renamed(data, dataset_alias, "--data", "--dataset")
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
     out = check_output(Path(out), overwrite)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import config_option, quiet_option, resolve_config
+from dfard_pipeline.cli.options import config_option, old_spelling, quiet_option, renamed, resolve_config
 
 # options whose default comes from the config (--config, else the group's, else configs/digits.yaml)
 OPTION_KEYS = {"data": "verify.data", "n": "verify.n", "seed": "seed"}
@@ -33,9 +33,11 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 2: usage error.""")
 @click.option("--artifact", type=click.Path(dir_okay=False),
               help="The artifact: .onnx, .engine or a .pt checkpoint.  [required, except with --collect]")
-@click.option("--model", "model_alias", type=click.Path(dir_okay=False), hidden=True)  # --artifact's old name
-@click.option("--reference", type=click.Path(dir_okay=False),
-              help="PyTorch reference checkpoint.  [default: the manifest's source checkpoint]")
+@old_spelling("--model", "model_alias", type=click.Path(dir_okay=False))
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="The project checkpoint the artifact was exported from: the PyTorch reference for parity and "
+                   "transfer attacks.  [default: the manifest's source checkpoint]")
+@old_spelling("--reference", "reference_alias", type=click.Path(dir_okay=False))
 @click.option("--device", default="cpu", show_default=True,
               help="Device profile: cpu, cuda, jetson (auto-detects the module), jetson-orin-nano, "
                    "jetson-orin-nx, jetson-agx-orin, or a profile YAML path.")
@@ -69,9 +71,9 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @config_option
 @quiet_option
 @click.pass_context
-def verify(ctx, artifact, model_alias, reference, device, data, eps, suite, n, teacher, trust_checkpoint, emulate,
-           out, json_path, overwrite, bundle_dir, collect_dir, remote, remote_python, ssh_config, threads, seed,
-           config_path, quiet):
+def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data, eps, suite, n, teacher,
+           trust_checkpoint, emulate, out, json_path, overwrite, bundle_dir, collect_dir, remote, remote_python,
+           ssh_config, threads, seed, config_path, quiet):
     import sys
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path
@@ -80,9 +82,8 @@ def verify(ctx, artifact, model_alias, reference, device, data, eps, suite, n, t
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
-    if artifact and model_alias and artifact != model_alias:
-        raise UsageError("--artifact and --model (its old name) name different files: pass one")
-    artifact = artifact or model_alias
+    artifact = renamed(artifact, model_alias, "--artifact", "--model")
+    reference = renamed(checkpoint, reference_alias, "--checkpoint", "--reference")
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
     data, n, seed = config.verify.data, config.verify.n, config.seed
     if collect_dir and (artifact or bundle_dir or remote):

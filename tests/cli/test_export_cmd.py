@@ -35,7 +35,7 @@ def run(tmp_path, digits_run):
 
 
 def test_fp32_onnx_and_its_manifest(run, capsys):
-    out = export(["--student", str(run / "student.pt")], capsys)
+    out = export(["--checkpoint", str(run / "student.pt")], capsys)
     artifact = run / "student.fp32.onnx"
     manifest = json.loads((run / "student.fp32.onnx.json").read_text())
     assert str(artifact) in out and "top-1 agreement 100.00%" in out
@@ -53,7 +53,7 @@ def test_fp32_onnx_and_its_manifest(run, capsys):
 
 
 def test_fp16_keeps_float32_io(run, capsys):
-    export(["--student", str(run / "student.pt"), "--precision", "fp16"], capsys)
+    export(["--checkpoint", str(run / "student.pt"), "--precision", "fp16"], capsys)
     model = onnx.load(str(run / "student.fp16.onnx"))
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
@@ -64,7 +64,7 @@ def test_fp16_keeps_float32_io(run, capsys):
 
 
 def test_int8_is_qdq_symmetric_per_channel_and_calibrated_on_the_generator(run, capsys):
-    export(["--student", str(run / "student.pt"), "--precision", "int8", "--calibration-samples", "128"], capsys)
+    export(["--checkpoint", str(run / "student.pt"), "--precision", "int8", "--calibration-samples", "128"], capsys)
     model = onnx.load(str(run / "student.int8.onnx"))
     ops = {n.op_type for n in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
@@ -95,7 +95,7 @@ def test_int8_from_an_npz_calibration_set_keeps_the_student_accurate(run, tmp_pa
 
     train = load_dataset("digits", "train")
     np.savez(tmp_path / "calib.npz", x=(train.x[:256].numpy() * 255).round().astype(np.uint8))
-    export(["--student", str(run / "student.pt"), "--precision", "int8", "--calibration",
+    export(["--checkpoint", str(run / "student.pt"), "--precision", "int8", "--calibration",
             f"npz:{tmp_path / 'calib.npz'}", "--out", str(tmp_path / "q.onnx")], capsys)
     manifest = json.loads((tmp_path / "q.onnx.json").read_text())
     assert manifest["calibration"]["count"] == 256 and manifest["calibration"]["adversarial_fraction"] == 0
@@ -111,7 +111,7 @@ def test_parity_failure_exits_1_and_leaves_nothing(run, capsys, monkeypatch):
         return real_export(_perturbed(model), *args, **kwargs)
 
     monkeypatch.setattr(onnx_export, "export_onnx", export_a_different_model)
-    code, _, err = run_cli(["export", "--student", str(run / "student.pt"), "--quiet"], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(run / "student.pt"), "--quiet"], capsys)
     assert code == 1 and "parity check failed" in err and "x over" in err
     assert sorted(p.name for p in run.iterdir()) == ["generator.pt", "student.pt"]
 
@@ -136,26 +136,26 @@ def _perturbed(model):
 def test_usage_errors_exit_2(tmp_path, digits_run, capsys, extra, message):
     student = tmp_path / "student.pt"
     shutil.copy(digits_run / "student.pt", student)  # no generator beside this one
-    code, _, err = run_cli(["export", "--student", str(student), *extra], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(student), *extra], capsys)
     assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_existing_output_needs_overwrite_and_bad_checkpoints_are_refused(run, tmp_path, capsys):
-    export(["--student", str(run / "student.pt")], capsys)
-    code, _, err = run_cli(["export", "--student", str(run / "student.pt")], capsys)
+    export(["--checkpoint", str(run / "student.pt")], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(run / "student.pt")], capsys)
     assert code == 2 and "--overwrite" in err
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    code, _, err = run_cli(["export", "--student", str(tmp_path / "junk.pt")], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(tmp_path / "junk.pt")], capsys)
     assert code == 2 and "not a readable PyTorch checkpoint" in err
     torch.save(torch.load(run / "student.pt", weights_only=True)["state_dict"], tmp_path / "sd.pt")
-    code, _, err = run_cli(["export", "--student", str(tmp_path / "sd.pt")], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(tmp_path / "sd.pt")], capsys)
     assert code == 2 and "not a dfard-pipeline checkpoint" in err
-    code, _, err = run_cli(["export", "--student", str(tmp_path / "missing.pt")], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", str(tmp_path / "missing.pt")], capsys)
     assert code == 2 and "not found" in err
 
 
 def test_int8_cpu_scheme_uses_uint8_activations_and_is_onnx_only(run, capsys):
-    export(["--student", str(run / "student.pt"), "--precision", "int8", "--int8-scheme", "cpu",
+    export(["--checkpoint", str(run / "student.pt"), "--precision", "int8", "--int8-scheme", "cpu",
             "--calibration-samples", "64"], capsys)
     model = onnx.load(str(run / "student.int8.onnx"))
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
@@ -163,6 +163,6 @@ def test_int8_cpu_scheme_uses_uint8_activations_and_is_onnx_only(run, capsys):
     assert zero_points and all(z.dtype == np.uint8 for z in zero_points)
     manifest = json.loads((run / "student.int8.onnx.json").read_text())
     assert manifest["export"]["quantization"]["scheme"] == "cpu"
-    code, _, err = run_cli(["export", "--student", str(run / "student.pt"), "--format", "tensorrt", "--precision",
+    code, _, err = run_cli(["export", "--checkpoint", str(run / "student.pt"), "--format", "tensorrt", "--precision",
                             "int8", "--int8-scheme", "cpu"], capsys)
     assert code == 2 and "TensorRT needs the symmetric scheme" in err

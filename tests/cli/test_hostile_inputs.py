@@ -31,7 +31,7 @@ def inputs(digits_run, tmp_path_factory):
     run = root / "run"
     shutil.copytree(digits_run, run)
     with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
+        main(["export", "--checkpoint", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
     assert info.value.code in (0, None)
     torch.manual_seed(0)
     teacher = create_model("digits_cnn_teacher").eval()
@@ -124,9 +124,9 @@ def _last_checkpoint(write):
 
 
 ONNX = "{inp}/run/student.fp32.onnx"
-VERIFY = ["verify", "--model", ONNX, "--out", "{tmp}/v", "--quiet"]
+VERIFY = ["verify", "--artifact", ONNX, "--out", "{tmp}/v", "--quiet"]
 DISTILL = ["distill", "--out", "{tmp}/d", "--quiet"]
-EXPORT = ["export", "--quiet", "--student"]
+EXPORT = ["export", "--quiet", "--checkpoint"]
 EXPORT_INT8 = [*EXPORT, "{inp}/run/student.pt", "--precision", "int8", "--out", "{tmp}/x.onnx"]
 
 # (id, argv, setup, message); every case exits 2.
@@ -160,15 +160,15 @@ CASES = [
     ("checkpoint-empty", [*DISTILL, "--teacher", "{inp}/empty.pt"], None, "not a readable PyTorch checkpoint"),
     ("export-damaged-student", [*EXPORT, "{inp}/no_arch.pt", "--out", "{tmp}/x.onnx"], None,
      "field 'arch' is missing"),
-    ("manifest-is-a-list", ["verify", "--model", "{inp}/list.onnx", "--out", "{tmp}/v"], None,
+    ("manifest-is-a-list", ["verify", "--artifact", "{inp}/list.onnx", "--out", "{tmp}/v"], None,
      "not a dfard-pipeline export manifest"),
-    ("manifest-without-contract", ["verify", "--model", "{inp}/nocontract.onnx", "--out", "{tmp}/v"], None,
+    ("manifest-without-contract", ["verify", "--artifact", "{inp}/nocontract.onnx", "--out", "{tmp}/v"], None,
      "lacks an input contract"),
-    ("onnx-shape-differs-from-manifest", ["verify", "--model", "{inp}/shape.onnx", "--reference",
+    ("onnx-shape-differs-from-manifest", ["verify", "--artifact", "{inp}/shape.onnx", "--checkpoint",
                                           "{inp}/run/student.pt", "--out", "{tmp}/v"], None,
      "do not belong together"),
     ("npz-no-samples-verify", [*VERIFY, "--data", "npz:{inp}/empty.npz"], None, "holds no samples"),
-    ("npz-no-samples-teacher", ["teacher", "--dataset", "npz:{inp}/empty.npz", "--out", "{tmp}/t.pt"], None,
+    ("npz-no-samples-teacher", ["teacher", "--data", "npz:{inp}/empty.npz", "--out", "{tmp}/t.pt"], None,
      "holds no samples"),
     ("npz-labels-mismatch", [*VERIFY, "--data", "npz:{inp}/mismatch.npz"], None, "20 samples but y 19 labels"),
     ("yaml-bomb", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{inp}/bomb.yaml"], None,
@@ -188,7 +188,7 @@ CASES = [
      "outside the run folder"),
     # 5. non-finite and out-of-range values
     ("nan-pixels-verify", [*VERIFY, "--data", "npz:{inp}/nan.npz"], None, "NaN or inf"),
-    ("nan-pixels-teacher", ["teacher", "--dataset", "npz:{inp}/nan.npz", "--out", "{tmp}/t.pt"], None, "NaN or inf"),
+    ("nan-pixels-teacher", ["teacher", "--data", "npz:{inp}/nan.npz", "--out", "{tmp}/t.pt"], None, "NaN or inf"),
     ("nan-weights", [*DISTILL, "--teacher", "{inp}/nan.pt"], None, "non-finite weights"),
     ("nan-logits", [*DISTILL, "--teacher", "{inp}/nan_logits.ts", "--input-shape", "1,8,8"], None,
      "non-finite logits"),
@@ -242,9 +242,9 @@ def test_read_only_output_folder_is_refused_before_any_work(inputs, tmp_path, ca
     folder = _read_only_folder(tmp_path)
     if folder is None:
         pytest.skip("no folder here refuses new files to this user")
-    for args in (["export", "--student", str(inputs / "run" / "student.pt"), "--out", str(folder / "x.onnx")],
+    for args in (["export", "--checkpoint", str(inputs / "run" / "student.pt"), "--out", str(folder / "x.onnx")],
                  ["teacher", "--out", str(folder / "t.pt")],
-                 ["verify", "--model", str(inputs / "run" / "student.fp32.onnx"), "--out", str(folder / "v")],
+                 ["verify", "--artifact", str(inputs / "run" / "student.fp32.onnx"), "--out", str(folder / "v")],
                  ["distill", "--teacher", str(inputs / "teacher.pt"), "--out", str(folder / "d" / "run")]):
         with pytest.raises(SystemExit) as info:
             main(args)

@@ -22,7 +22,7 @@ FAST = {"name": "fast", "runtime": "onnxruntime", "providers": ["cpu"], "batch_s
 def exported(digits_run, tmp_path_factory):
     run = tmp_path_factory.mktemp("verify") / "run"
     shutil.copytree(digits_run, run)
-    main_args = ["export", "--student", str(run / "student.pt"), "--quiet"]
+    main_args = ["export", "--checkpoint", str(run / "student.pt"), "--quiet"]
     with pytest.raises(SystemExit) as info:
         main([*main_args, "--precision", "fp32"]) or sys.exit(0)
     assert info.value.code in (0, None)
@@ -47,7 +47,7 @@ def run_cli(args, capsys):
 
 
 def test_fp32_onnx_passes_and_writes_the_documented_json(exported, profile, tmp_path, capsys):
-    code, out, err = run_cli(["verify", "--model", str(exported / "student.fp32.onnx"), "--device", profile(),
+    code, out, err = run_cli(["verify", "--artifact", str(exported / "student.fp32.onnx"), "--device", profile(),
                               "--n", "100", "--out", str(tmp_path / "v"), "--json", str(tmp_path / "ci.json")], capsys)
     assert code == 0, out + err
     result = json.loads((tmp_path / "v" / "verify.json").read_text())
@@ -77,7 +77,7 @@ def test_fp32_onnx_passes_and_writes_the_documented_json(exported, profile, tmp_
 
 
 def test_a_failing_gate_exits_1_and_says_which(exported, profile, tmp_path, capsys):
-    code, out, _ = run_cli(["verify", "--model", str(exported / "student.fp32.onnx"), "--device",
+    code, out, _ = run_cli(["verify", "--artifact", str(exported / "student.fp32.onnx"), "--device",
                             profile(max_p99_ms_batch1=1e-6), "--n", "50", "--out", str(tmp_path / "v")], capsys)
     assert code == 1 and "FAIL p99_ms_batch1" in out
     assert json.loads((tmp_path / "v" / "verify.json").read_text())["passed"] is False
@@ -85,7 +85,7 @@ def test_a_failing_gate_exits_1_and_says_which(exported, profile, tmp_path, caps
 
 
 def test_emulated_jetson_marks_latency_as_host_and_does_not_gate_it(exported, tmp_path, capsys):
-    code, out, err = run_cli(["verify", "--model", str(exported / "student.fp32.onnx"), "--device",
+    code, out, err = run_cli(["verify", "--artifact", str(exported / "student.fp32.onnx"), "--device",
                               "jetson-orin-nano", "--emulate", "--n", "30", "--out", str(tmp_path / "v"),
                               "--quiet"], capsys)
     result = json.loads((tmp_path / "v" / "verify.json").read_text())
@@ -97,7 +97,7 @@ def test_emulated_jetson_marks_latency_as_host_and_does_not_gate_it(exported, tm
 
 def test_synthetic_data_uses_the_generator_and_says_so(exported, profile, tmp_path, capsys, digits_teacher):
     teacher = write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
-    code, out, err = run_cli(["verify", "--model", str(exported / "student.fp32.onnx"), "--device", profile(),
+    code, out, err = run_cli(["verify", "--artifact", str(exported / "student.fp32.onnx"), "--device", profile(),
                               "--data", "synthetic", "--n", "40", "--teacher", str(teacher),
                               "--out", str(tmp_path / "v")], capsys)
     result = json.loads((tmp_path / "v" / "verify.json").read_text())
@@ -116,7 +116,7 @@ def test_bad_input_is_one_line_exit_2(exported, tmp_path, capsys):
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--device", "jetson"], "not a Jetson"),
         (["--device", "jetson-orin-nx"], "pass --emulate"),
-        (["--reference", str(other)], "not the same model"),
+        (["--checkpoint", str(other)], "not the same model"),
         (["--data", f"npz:{tmp_path / 'rgb.npz'}"], "the model takes (1, 8, 8)"),
         (["--data", f"npz:{tmp_path / 'missing.npz'}"], "file not found"),
         (["--n", "0"], "--n must be >= 1"),
@@ -124,9 +124,9 @@ def test_bad_input_is_one_line_exit_2(exported, tmp_path, capsys):
     if "CUDAExecutionProvider" not in __import__("onnxruntime").get_available_providers():
         cases.append((["--device", "cuda"], "no CUDAExecutionProvider"))
     for extra, message in cases:
-        code, _, err = run_cli(["verify", "--model", onnx_model, "--out", str(tmp_path / "v"), *extra], capsys)
+        code, _, err = run_cli(["verify", "--artifact", onnx_model, "--out", str(tmp_path / "v"), *extra], capsys)
         assert code == 2 and message in err and "Traceback" not in err, (extra, err)
-    code, _, err = run_cli(["verify", "--model", str(tmp_path / "bad.onnx"), "--reference",
+    code, _, err = run_cli(["verify", "--artifact", str(tmp_path / "bad.onnx"), "--checkpoint",
                             str(exported / "student.pt")], capsys)
     assert code == 2 and "describes another file" in err  # the manifest records the real artifact's sha256
 
@@ -136,11 +136,11 @@ def test_reference_is_found_beside_a_moved_artifact_and_must_be_the_exported_one
     (tmp_path / "a").mkdir()
     shutil.copy(exported / "student.pt", tmp_path / "a" / "student.pt")
     monkeypatch.chdir(tmp_path / "a")  # the manifest records the path as typed: relative to this folder
-    code, _, err = run_cli(["export", "--student", "student.pt", "--precision", "fp32", "--quiet"], capsys)
+    code, _, err = run_cli(["export", "--checkpoint", "student.pt", "--precision", "fp32", "--quiet"], capsys)
     assert code == 0, err
     shutil.move(tmp_path / "a", tmp_path / "b")
     monkeypatch.chdir(tmp_path)
-    args = ["verify", "--model", "b/student.fp32.onnx", "--device", profile(), "--n", "30", "--out", "v"]
+    args = ["verify", "--artifact", "b/student.fp32.onnx", "--device", profile(), "--n", "30", "--out", "v"]
     code, out, err = run_cli(args, capsys)
     assert code == 0, out + err
     reference = json.loads((tmp_path / "v" / "verify.json").read_text())["reference"]["path"]
@@ -160,10 +160,7 @@ def test_artifact_option_old_name_and_config_defaults(exported, profile, tmp_pat
                               "--out", str(tmp_path / "v")], capsys)
     assert code == 0, out + err
     assert json.loads((tmp_path / "v" / "verify.json").read_text())["data"]["n"] == 37
-    code, out, err = run_cli(["verify", "--model", artifact, "--device", profile(), "--config", str(config),
+    code, out, err = run_cli(["verify", "--artifact", artifact, "--device", profile(), "--config", str(config),
                               "--n", "20", "--out", str(tmp_path / "w")], capsys)
     assert code == 0, out + err
     assert json.loads((tmp_path / "w" / "verify.json").read_text())["data"]["n"] == 20
-    assert "--model" not in run_cli(["verify", "--help"], capsys)[1]
-    code, _, err = run_cli(["verify", "--artifact", artifact, "--model", "other.onnx"], capsys)
-    assert code == 2 and "name different files" in err

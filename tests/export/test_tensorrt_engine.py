@@ -36,7 +36,7 @@ def test_engine_from_another_tensorrt_or_gpu_is_refused():
 def test_without_tensorrt_export_exits_2_and_says_how_to_get_it(tmp_path, digits_run, capsys):
     shutil.copytree(digits_run, tmp_path / "run")
     with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(tmp_path / "run" / "student.pt"), "--format", "tensorrt"])
+        main(["export", "--checkpoint", str(tmp_path / "run" / "student.pt"), "--format", "tensorrt"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "TensorRT is not installed" in err and "JetPack" in err
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["generator.pt", "student.pt"]
@@ -45,7 +45,7 @@ def test_without_tensorrt_export_exits_2_and_says_how_to_get_it(tmp_path, digits
 @pytest.mark.skipif(not HAS_TENSORRT or HAS_CUDA, reason="needs TensorRT installed on a machine without a GPU")
 def test_tensorrt_without_gpu_exits_2(tmp_path, digits_run, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(digits_run / "student.pt"), "--format", "tensorrt",
+        main(["export", "--checkpoint", str(digits_run / "student.pt"), "--format", "tensorrt",
               "--out", str(tmp_path / "m.engine")])
     assert info.value.code == 2 and "needs a CUDA GPU" in capsys.readouterr().err
 
@@ -54,7 +54,7 @@ def test_tensorrt_without_gpu_exits_2(tmp_path, digits_run, capsys):
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_builds_matches_pytorch_and_records_the_gpu(tmp_path, digits_run, precision):
     shutil.copytree(digits_run, tmp_path / "run")
-    main_args = ["export", "--student", str(tmp_path / "run" / "student.pt"), "--format", "tensorrt",
+    main_args = ["export", "--checkpoint", str(tmp_path / "run" / "student.pt"), "--format", "tensorrt",
                  "--precision", precision, "--quiet"]
     with pytest.raises(SystemExit) as info:
         main(main_args)

@@ -14,6 +14,6 @@ def exported(digits_run, tmp_path_factory):
     run = tmp_path_factory.mktemp("exported") / "run"
     shutil.copytree(digits_run, run)
     with pytest.raises(SystemExit) as info:
-        main(["export", "--student", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
+        main(["export", "--checkpoint", str(run / "student.pt"), "--precision", "fp32", "--quiet"]) or sys.exit(0)
     assert info.value.code in (0, None)
     return run / "student.fp32.onnx"

@@ -32,7 +32,7 @@ def test_bundle_runs_without_torch_and_collects_to_the_local_verdict(exported, f
     probe = subprocess.run([*command, "-c", "import torch"], env=env, capture_output=True, text=True)
     assert probe.returncode != 0 and "No module named 'torch'" in probe.stderr  # the environment has no torch
 
-    common = ["--model", str(exported), "--device", fast, "--n", "60", "--quiet"]
+    common = ["--artifact", str(exported), "--device", fast, "--n", "60", "--quiet"]
     code, out = cli(["verify", *common, "--bundle", str(tmp_path / "b")], capsys)
     assert code == 0 and "verify_on_device.py" in out, out
     done = run_device(tmp_path / "b", tmp_path / "env")
@@ -57,14 +57,14 @@ def test_bundle_runs_without_torch_and_collects_to_the_local_verdict(exported, f
 
 
 def test_device_half_refuses_the_wrong_device_and_a_missing_runtime(exported, tmp_path, capsys):
-    code, _ = cli(["verify", "--model", str(exported), "--device", "jetson-orin-nano", "--n", "20", "--quiet",
+    code, _ = cli(["verify", "--artifact", str(exported), "--device", "jetson-orin-nano", "--n", "20", "--quiet",
                    "--bundle", str(tmp_path / "b")], capsys)
     assert code == 2  # the Jetson profiles run TensorRT engines: an .onnx is refused before any work
     profile = tmp_path / "nano.yaml"
     profile.write_text("name: nano-onnx\nruntime: onnxruntime\njetson_model: Orin Nano\nbatch_sizes: [1]\n"
                        "iterations: 5\nwarmup: 1\nattacks: {pgd_steps: 5, cw_steps: 0, square_queries: 20}\n"
                        "gates: {max_p99_ms_batch1: 50.0}\n")
-    code, out = cli(["verify", "--model", str(exported), "--device", str(profile), "--n", "20", "--quiet",
+    code, out = cli(["verify", "--artifact", str(exported), "--device", str(profile), "--n", "20", "--quiet",
                      "--bundle", str(tmp_path / "b")], capsys)
     assert code == 0, out
     wrong = run_device(tmp_path / "b", tmp_path / "env1")
@@ -81,7 +81,7 @@ def test_device_half_refuses_the_wrong_device_and_a_missing_runtime(exported, tm
 
 def test_collect_refuses_a_result_from_another_bundle_or_a_swapped_artifact(exported, fast, tmp_path, capsys):
     for name in ("a", "b"):
-        code, out = cli(["verify", "--model", str(exported), "--device", fast, "--n", "20", "--quiet", "--bundle",
+        code, out = cli(["verify", "--artifact", str(exported), "--device", fast, "--n", "20", "--quiet", "--bundle",
                          str(tmp_path / name)], capsys)
         assert code == 0, out
     assert run_device(tmp_path / "a", tmp_path / "env").returncode == 0

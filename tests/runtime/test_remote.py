@@ -27,7 +27,7 @@ def test_remote_round_trip_on_a_python_without_torch(server, exported, tmp_path,
     target, config = server
     (tmp_path / "fast.yaml").write_text(FAST)
     python = python_wrapper(tmp_path / "remote-env")
-    code, out = cli(["verify", "--model", str(exported), "--device", str(tmp_path / "fast.yaml"), "--n", "40",
+    code, out = cli(["verify", "--artifact", str(exported), "--device", str(tmp_path / "fast.yaml"), "--n", "40",
                      "--out", str(tmp_path / "v"), "--remote", target, "--ssh-config", str(config),
                      "--remote-python", str(python)], capsys)
     assert code == 0 and "verify PASSED" in out, out
@@ -41,7 +41,7 @@ def test_remote_failures_are_one_line(server, exported, tmp_path, capsys):
     target, config = server
     (tmp_path / "fast.yaml").write_text(FAST)
     (tmp_path / "nano.yaml").write_text(FAST.replace("name: fast", "name: nano-onnx\njetson_model: Orin Nano"))
-    base = ["verify", "--model", str(exported), "--n", "20", "--ssh-config", str(config), "--quiet"]
+    base = ["verify", "--artifact", str(exported), "--n", "20", "--ssh-config", str(config), "--quiet"]
     closed = f"{target.split(':')[0]}:{sshd.free_port()}"
     cases = [
         ([*base, "--device", str(tmp_path / "fast.yaml"), "--remote", closed, "--out", str(tmp_path / "a")],

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def test_short_trades_teacher_on_digits_reaches_floors(tmp_path):
     out = tmp_path / "teacher.pt"
-    result = CliRunner().invoke(cli, ["teacher", "--dataset", "digits", "--epochs", "8",
+    result = CliRunner().invoke(cli, ["teacher", "--data", "digits", "--epochs", "8",
                                       "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "clean" in result.output and "PGD-20" in result.output
