@@ -4,11 +4,13 @@ process, or on a device from a bundle (``verify --collect``)."""
 
 from __future__ import annotations
 
+from dfard_pipeline.artifacts.verify_result import Gate
+
 MASKING_GAP = 0.05  # transfer accuracy this far above Square's: suspect gradient masking
 
 
 def _gate(name: str, value, threshold, passed: bool | None, note: str = "") -> dict:
-    return {"name": name, "value": value, "threshold": threshold, "passed": passed, **({"note": note} if note else {})}
+    return Gate(name, value, threshold, passed, note).to_dict()
 
 
 def evaluate_gates(profile, precision: str, metrics: dict, reference: dict, parity: dict, latency: dict,

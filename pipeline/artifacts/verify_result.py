@@ -14,18 +14,54 @@ SCHEMA = "dfard-pipeline.verify/1"
 FILE_NAME = "verify.json"
 
 
+@dataclass(frozen=True)
+class Gate:
+    """One gate of a device profile, judged: ``passed`` is None when it was not evaluated (``note`` says why)."""
+
+    name: str
+    value: float
+    threshold: float
+    passed: bool | None
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "threshold": self.threshold, "passed": self.passed,
+                **({"note": self.note} if self.note else {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Gate:
+        return cls(data["name"], data.get("value"), data.get("threshold"), data["passed"], data.get("note", ""))
+
+
 @dataclass
 class VerifyResult:
     passed: bool
     data: dict = field(default_factory=dict)  # every measurement, gate and warning (see docs/verify.md)
 
     @property
-    def gates(self) -> list[dict]:
-        return self.data.get("gates", [])
+    def gates(self) -> list[Gate]:
+        return [Gate.from_dict(g) for g in self.data.get("gates", [])]
 
     @property
     def failed_gates(self) -> list[str]:
-        return [gate["name"] for gate in self.gates if gate["passed"] is False]
+        return [gate.name for gate in self.gates if gate.passed is False]
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.data.get("warnings", []))
+
+    def headline(self) -> str:
+        """One line: the verdict, clean and robust accuracy against the reference's, p99 at batch 1."""
+        m, reference, latency = self.data["metrics"], self.data["reference"], self.data.get("latency", {})
+        p99 = latency.get("1", {}).get("p99_ms", float("nan"))
+        return (f"{'PASSED' if self.passed else 'FAILED'} on {self.data['device']['profile']}: clean "
+                f"{m['clean_accuracy']:.2%}, robust {m['robust_accuracy']:.2%} (reference "
+                f"{reference['robust_accuracy']:.2%}), p99 b1 {p99:.3f} ms in {self.data['wall_time_s']:.0f} s")
+
+    def problems(self) -> list[str]:
+        """The failed gates and the warnings, one line each."""
+        return ([f"FAIL {g.name}: {g.value:.4g} vs {g.threshold:.4g}" for g in self.gates if g.passed is False]
+                + [f"warning: {w}" for w in self.warnings])
 
     @property
     def gates_passed(self) -> bool:

@@ -124,25 +124,16 @@ def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data
         else:
             result = verify_artifact(request, progress=log, bars=not quiet)
     json_file, md_file = write_verify_outputs(result, out_dir, Path(json_path) if json_path else None)
-    data_out = result.to_dict()
-    m = data_out["metrics"]
-    click.echo(f"verify {'PASSED' if result.passed else 'FAILED'} on {data_out['device']['profile']}: clean "
-               f"{m['clean_accuracy']:.2%}, robust {m['robust_accuracy']:.2%} (reference "
-               f"{data_out['reference']['robust_accuracy']:.2%}), p99 b1 "
-               f"{data_out['latency'].get('1', {}).get('p99_ms', float('nan')):.3f} ms "
-               f"in {data_out['wall_time_s']:.0f} s -> {md_file}")
-    for gate in data_out["gates"]:
-        if gate["passed"] is False:
-            click.echo(f"  FAIL {gate['name']}: {gate['value']:.4g} vs {gate['threshold']:.4g}")
-    for warning in data_out["warnings"]:
-        click.echo(f"  warning: {warning}")
+    click.echo(f"verify {result.headline()} -> {md_file}")
+    for line in result.problems():
+        click.echo(f"  {line}")
     if not result.passed:
         sys.exit(1)
 
 
 def _check_outputs(out_dir: Path, json_path: str | None, overwrite: bool, inputs: tuple) -> None:
     """Every output is checked before minutes of attacks, and none may replace an input."""
-    from dfard_pipeline.cli.options import check_output
+    from dfard_pipeline.outputs import check_output
 
     for path in (out_dir / "verify.json", out_dir / "verify.md", *([Path(json_path)] if json_path else [])):
         check_output(path, overwrite, inputs, create_parent=path.parent == out_dir)

@@ -173,9 +173,9 @@ def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
                                      reference_cache=reference_cache)
             json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
             results[key] = result.passed
-            m = result.to_dict()["metrics"]
-            ctx.say(f"    {'PASS' if result.passed else 'FAIL'}: clean {m['clean_accuracy']:.2%}, "
-                    f"robust {m['robust_accuracy']:.2%}")
+            ctx.say(f"    {result.headline()}")
+            for line in result.problems():
+                ctx.say(f"      {line}")
             outputs += [json_file, md_file]
     ctx.notes["verify"] = {"skipped": skipped, "passed": results}
     return outputs

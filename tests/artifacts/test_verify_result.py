@@ -31,3 +31,17 @@ def test_other_files_are_refused(tmp_path, content, words):
     path.write_text(content)
     with pytest.raises(CheckpointError, match=words):
         read_verify_result(path)
+
+
+def test_headline_and_problems_are_views_of_the_result():
+    result = VerifyResult(False, {
+        "device": {"profile": "cpu"}, "wall_time_s": 12.4,
+        "metrics": {"clean_accuracy": 0.91, "robust_accuracy": 0.52}, "reference": {"robust_accuracy": 0.6},
+        "latency": {"1": {"p99_ms": 0.25}},
+        "gates": [{"name": "robust_accuracy_drop", "value": 0.08, "threshold": 0.03, "passed": False},
+                  {"name": "p99_ms_batch1", "value": 0.25, "threshold": 1.0, "passed": None, "note": "emulated"}],
+        "warnings": ["synthetic data"]})
+    assert result.headline() == ("FAILED on cpu: clean 91.00%, robust 52.00% (reference 60.00%), "
+                                 "p99 b1 0.250 ms in 12 s")
+    assert result.problems() == ["FAIL robust_accuracy_drop: 0.08 vs 0.03", "warning: synthetic data"]
+    assert result.gates[1].note == "emulated" and result.gates[1].to_dict() == result.data["gates"][1]
