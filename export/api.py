@@ -18,8 +18,9 @@ import torch
 
 from dfard_pipeline.artifacts.export_manifest import manifest_path
 from dfard_pipeline.backends.parity import ParityResult, compare_logits
-from dfard_pipeline.errors import UsageError, ValidationError
+from dfard_pipeline.errors import ValidationError
 from dfard_pipeline.export.spec import ExportRequest
+from dfard_pipeline.outputs import check_output
 
 PARITY_SAMPLES = 256
 
@@ -30,26 +31,6 @@ class ExportResult:
     manifest_path: Path
     manifest: object  # artifacts.export_manifest.ExportManifest
     parity: list[ParityResult]
-
-
-def _check_output(out: Path, overwrite: bool, inputs: list[Path]) -> None:
-    """Refuse an output that would replace one of the export's inputs, an existing file (without
-    ``overwrite``), or one in a folder that is missing or not writable."""
-    from dfard_pipeline.atomic import folder_writable
-
-    written = {out.resolve(), manifest_path(out).resolve()}
-    for source in inputs:
-        if source.resolve() in written:
-            raise UsageError(f"--out {out} would overwrite the input {source}; choose another output path")
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; name the artifact file")
-    for path in (out, manifest_path(out)):
-        if path.exists() and not overwrite:
-            raise UsageError(f"{path} already exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise UsageError(f"output folder {out.parent} does not exist; create it first")
-    if not folder_writable(out.parent):
-        raise UsageError(f"output folder {out.parent} is not writable")
 
 
 def _load_checkpoint(path: Path):
@@ -105,7 +86,9 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
     out = request.output_path
     calibration_file = request.calibration.partition(":")[2] if request.calibration and ":" in request.calibration \
         else request.calibration
-    _check_output(out, request.overwrite, [request.student, *([Path(calibration_file)] if calibration_file else [])])
+    inputs = (request.student, Path(calibration_file) if calibration_file else None)
+    for path in (out, manifest_path(out)):  # refused before any work: nothing good destroyed
+        check_output(path, request.overwrite, inputs)
     fmt.check_environment()  # fail before any work when, say, TensorRT or the GPU is missing
     calibration_spec = calib.resolve_source(request.calibration, request.student) \
         if request.precision == "int8" else None
@@ -118,7 +101,7 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
         log("checking parity with the PyTorch student")
         candidate = fmt.runner(artifact, request, loaded.contract, details)
         parity = _check_parity(loaded, candidate, request, generator_spec)
-        int8_agreement = _int8_agreement(onnx, loaded.contract, parity) if request.format == "onnx" else None
+        int8_agreement = _int8_agreement(onnx, loaded.contract, parity) if fmt.artifact_is_the_graph else None
         # The manifest is made in the temporary folder too, then both are moved into place: an
         # interrupted export never leaves a new artifact beside an old manifest (or the reverse).
         manifest = _write_manifest(artifact, tmp / "manifest.json", out, request, loaded, onnx, parity,

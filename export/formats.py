@@ -25,6 +25,9 @@ class ExportFormat:
     build: Callable[..., tuple[Path, dict | None]]
     # (artifact, request, contract, details) -> a runner of the artifact
     runner: Callable[..., object]
+    # the artifact is the ONNX graph itself, so an INT8 graph's top-1 agreement with the FP32 graph
+    # describes it and goes in the manifest (an engine's own parity with PyTorch already does)
+    artifact_is_the_graph: bool = False
 
 
 def _onnx_runner(artifact: Path, request: ExportRequest, contract, _details):
@@ -59,7 +62,8 @@ def _tensorrt_runner(artifact: Path, request: ExportRequest, contract, details):
 
 FORMATS = {
     "onnx": ExportFormat("onnx", onnx_precision=lambda precision: precision, check_environment=lambda: None,
-                         build=lambda onnx_path, *_: (onnx_path, None), runner=_onnx_runner),
+                         build=lambda onnx_path, *_: (onnx_path, None), runner=_onnx_runner,
+                         artifact_is_the_graph=True),
     # FP32/FP16/BF16 engines are built from the FP32 graph (TensorRT chooses the precisions), INT8
     # engines from the QDQ graph (its scales are the calibration)
     "tensorrt": ExportFormat("tensorrt", onnx_precision=lambda precision: "int8" if precision == "int8" else "fp32",

@@ -1,5 +1,5 @@
-"""Where each command writes when ``--out`` is not given: decided here, once, for the CLI, the
-stages of ``run`` and the library (export's default artifact path)."""
+"""Where each command writes when ``--out`` is not given, and whether it may write there: decided here,
+once, for the CLI, the stages of ``run`` and the library (export's default artifact path)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,24 @@ def verify_out(artifact: Path, device: str) -> Path:
 def run_out(config_path: Path) -> Path:
     """run's folder: ``runs/CONFIG_NAME``."""
     return Path("runs") / config_path.stem
+
+
+def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), create_parent: bool = False) -> Path:
+    """Refuse, before any work, an output that exists (without ``overwrite``), that is one of the
+    command's ``inputs``, or that cannot be written (missing or read-only folder)."""
+    from dfard_pipeline.atomic import folder_writable
+    from dfard_pipeline.errors import UsageError
+
+    path = Path(path)
+    for source in inputs:
+        if source is not None and Path(source).resolve() == path.resolve():
+            raise UsageError(f"{path} is also an input of this command; choose another output path")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; name a file")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists; pass --overwrite to replace it")
+    if not create_parent and not path.parent.exists():
+        raise UsageError(f"output folder {path.parent} does not exist; create it first")
+    if not folder_writable(path.parent):
+        raise UsageError(f"cannot write {path}: its folder is not writable")
+    return path

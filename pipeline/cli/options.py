@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -34,27 +33,6 @@ def resolve_config(ctx: click.Context, config_path: str | None, mapping: dict[st
     path = config_path or (ctx.obj or {}).get("config_path")
     config = load_config(path)
     return with_overrides(config, overrides_from(ctx, mapping)), path
-
-
-def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), create_parent: bool = False) -> Path:
-    """Refuse, before any work, an output that exists (without ``overwrite``), that is one of the
-    command's ``inputs``, or that cannot be written (missing or read-only folder)."""
-    from dfard_pipeline.atomic import folder_writable
-    from dfard_pipeline.errors import UsageError
-
-    path = Path(path)
-    for source in inputs:
-        if source is not None and Path(source).resolve() == path.resolve():
-            raise UsageError(f"{path} is also an input of this command; choose another output path")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; name a file")
-    if path.exists() and not overwrite:
-        raise UsageError(f"{path} already exists; pass --overwrite to replace it")
-    if not create_parent and not path.parent.exists():
-        raise UsageError(f"output folder {path.parent} does not exist; create it first")
-    if not folder_writable(path.parent):
-        raise UsageError(f"cannot write {path}: its folder is not writable")
-    return path
 
 
 def old_spelling(name: str, dest: str, **kwargs):

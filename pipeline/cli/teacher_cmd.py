@@ -8,7 +8,6 @@ import click
 
 from dfard_pipeline import outputs
 from dfard_pipeline.cli.options import (
-    check_output,
     config_option,
     old_spelling,
     overwrite_option,
@@ -16,6 +15,7 @@ from dfard_pipeline.cli.options import (
     renamed,
     resolve_config,
 )
+from dfard_pipeline.outputs import check_output
 
 OPTION_KEYS = {
     "data": "teacher.dataset", "dataset_alias": "teacher.dataset", "arch": "teacher.arch", "method": "teacher.method",
