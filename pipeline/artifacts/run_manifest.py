@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,40 @@ def _read_record(path: Path) -> dict:
             raise refuse(f"stage {name}: an output lies outside the run folder")
         if not isinstance(record.get("notes", {}), dict):
             raise refuse(f"stage {name}: 'notes' must be a mapping")
+        if record.get("status") not in (None, *STATUSES):
+            raise refuse(f"stage {name}: status {record.get('status')!r} is not one of {', '.join(STATUSES)}")
     return data
+
+
+STATUSES = ("running", "done", "skipped", "interrupted")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class StageRecord:
+    """What run.json holds for one stage. ``fingerprint`` hashes its inputs; ``outputs`` maps each file
+    it wrote (relative to the run folder) to its sha256; ``notes`` is what later stages and the report
+    read back from a cached stage."""
+
+    status: str | None = None
+    fingerprint: str | None = None
+    inputs: dict = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+    started: str | None = None
+    ended: str | None = None
+    versions: dict = field(default_factory=dict)
+    reason: str | None = None  # why it was skipped
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StageRecord:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 class RunManifest:
@@ -64,22 +98,34 @@ class RunManifest:
     def __init__(self, folder: Path):
         self.folder = folder
         self.path = folder / FILE_NAME
-        self.data = {"format": RUN_FORMAT, "stages": {}}
+        self.stages: dict[str, StageRecord] = {}
+        self.config: dict | None = None  # the config's path and fingerprint
+        self.passed: bool | None = None  # for people reading run.json; the verdict is read from verify.json
         if self.path.exists():
-            self.data = _read_record(self.path)
+            data = _read_record(self.path)
+            self.stages = {name: StageRecord.from_dict(record) for name, record in data["stages"].items()}
+            self.config, self.passed = data.get("config"), data.get("passed")
+
+    def to_dict(self) -> dict:
+        out = {"format": RUN_FORMAT, "stages": {name: r.to_dict() for name, r in self.stages.items()}}
+        if self.config is not None:
+            out["config"] = self.config
+        if self.passed is not None:
+            out["passed"] = self.passed
+        return out
 
     def save(self) -> None:
-        write_json_atomic(self.path, self.data)
+        write_json_atomic(self.path, self.to_dict())
 
-    def stage(self, name: str) -> dict:
-        return self.data["stages"].get(name, {})
+    def stage(self, name: str) -> StageRecord:
+        return self.stages.get(name, StageRecord())
 
     def is_cached(self, name: str, stage_fingerprint: str) -> bool:
         """Done before with the same inputs, and every output still there with the same content."""
         record = self.stage(name)
-        if record.get("status") != "done" or record.get("fingerprint") != stage_fingerprint:
+        if record.status != "done" or record.fingerprint != stage_fingerprint:
             return False
-        for rel, digest in record.get("outputs", {}).items():
+        for rel, digest in record.outputs.items():
             path = self.folder / rel
             if not path.is_file() or sha256_file(path) != digest:
                 return False
@@ -88,18 +134,19 @@ class RunManifest:
     def start(self, name: str, stage_fingerprint: str, inputs: dict) -> None:
         from dfard_pipeline.artifacts.export_manifest import export_versions
 
-        self.data["stages"][name] = {"status": "running", "fingerprint": stage_fingerprint, "inputs": inputs,
-                                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                     "versions": export_versions()}
+        self.stages[name] = StageRecord("running", stage_fingerprint, inputs, started=_now(),
+                                        versions=export_versions())
         self.save()
 
-    def finish(self, name: str, outputs: list[Path], status: str = "done", **extra) -> None:
-        record = self.data["stages"][name]
-        record.update(status=status, ended=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                      outputs={str(p.relative_to(self.folder)): sha256_file(p) for p in outputs if p.is_file()},
-                      **extra)
+    def finish(self, name: str, outputs: list[Path], notes: dict | None = None) -> None:
+        record = self.stages[name]
+        record.status, record.ended, record.notes = "done", _now(), dict(notes or {})
+        record.outputs = {str(p.relative_to(self.folder)): sha256_file(p) for p in outputs if p.is_file()}
         self.save()
 
-    def mark(self, name: str, status: str, **extra) -> None:
-        self.data["stages"].setdefault(name, {}).update(status=status, **extra)
+    def mark(self, name: str, status: str, reason: str | None = None) -> None:
+        record = self.stages.setdefault(name, StageRecord())
+        record.status = status
+        if reason is not None:
+            record.reason = reason
         self.save()

@@ -53,7 +53,7 @@ def _verdict(manifest: RunManifest) -> bool:
     from dfard_pipeline.errors import CheckpointError
 
     passed = True
-    for rel, digest in manifest.stage("verify").get("outputs", {}).items():
+    for rel, digest in manifest.stage("verify").outputs.items():
         if not rel.endswith("verify.json"):
             continue
         path = manifest.folder / rel
@@ -90,8 +90,7 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
     _preflight(ctx, selected)
     with run_lock(folder):
         manifest = RunManifest(folder)
-        manifest.data["config"] = {"path": str(config_path) if config_path else None,
-                                   "sha256": fingerprint(to_dict(config))}
+        manifest.config = {"path": str(config_path) if config_path else None, "sha256": fingerprint(to_dict(config))}
         write_yaml_atomic(to_dict(config), folder / "config.resolved.yaml")
         manifest.save()
         upstream_ran = False
@@ -110,12 +109,12 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
             forced = force or from_stage == name
             if not forced and not upstream_ran and manifest.is_cached(name, stage_fingerprint):
                 cached.append(name)
-                ctx.notes[name] = manifest.stage(name).get("notes", {})
+                ctx.notes[name] = manifest.stage(name).notes
                 ctx.say(f"{label}: cached (inputs unchanged)")
                 continue
             previous = manifest.stage(name)
-            resume = (previous.get("fingerprint") == stage_fingerprint
-                      and previous.get("status") in ("running", "interrupted") and stage.resumable(ctx))
+            resume = (previous.fingerprint == stage_fingerprint
+                      and previous.status in ("running", "interrupted") and stage.resumable(ctx))
             ctx.say(f"{label}: {'resuming' if resume else 'running'}")
             manifest.start(name, stage_fingerprint, inputs)
             try:
@@ -127,7 +126,7 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
             ran.append(name)
             upstream_ran = True
         gates_passed = _verdict(manifest)
-        manifest.data["passed"] = gates_passed  # for people reading run.json; never read back
+        manifest.passed = gates_passed  # for people reading run.json; never read back
         manifest.save()
     return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started)
 

@@ -103,11 +103,10 @@ def test_second_run_is_all_cache_hits(run_copy, capsys):
 
 def test_changing_an_export_option_reruns_export_and_after_only(run_copy, capsys):
     config = write_config(run_copy / "tiny.yaml", **{"export.opset": 17})
-    before = RunManifest(run_copy / "run").stage("distill")["ended"]
+    before = RunManifest(run_copy / "run").stage("distill").ended
     _, out = run([str(config), "--out", str(run_copy / "run")], capsys)
     assert "ran export, verify, report" in out and "cached teacher, distill" in out
-    after = RunManifest(run_copy / "run").data
-    assert after["stages"]["distill"]["ended"] == before
+    assert RunManifest(run_copy / "run").stage("distill").ended == before
     manifest = json.loads((run_copy / "run" / "export" / "student.fp32.onnx.json").read_text())
     assert manifest["export"]["opset"] == 17
 
@@ -125,7 +124,7 @@ def test_interrupted_run_resumes_where_it_stopped(run_copy, capsys, monkeypatch)
     monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", interrupt_after_two_epochs)
     code, _ = run([str(config), "--out", str(run_copy / "run")], capsys)
     assert code == 130
-    assert RunManifest(run_copy / "run").stage("distill")["status"] == "interrupted"
+    assert RunManifest(run_copy / "run").stage("distill").status == "interrupted"
     monkeypatch.setattr(trainer_module.DistillTrainer, "_end_epoch", original)
     print("resume", file=sys.stderr)
     code, out = run([str(config), "--out", str(run_copy / "run")], capsys)
@@ -206,4 +205,4 @@ def test_sigterm_releases_the_lock_like_ctrl_c(tmp_path):
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143 and "terminated." in err and "Traceback" not in err, err
     assert not lock.exists()
-    assert RunManifest(tmp_path / "run").stage("teacher")["status"] == "interrupted"
+    assert RunManifest(tmp_path / "run").stage("teacher").status == "interrupted"
