@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfard_pipeline.artifacts.export_manifest import manifest_path
+from dfard_pipeline.artifacts.export_manifest import ExportManifest, manifest_path
 from dfard_pipeline.backends.parity import ParityResult, compare_logits
 from dfard_pipeline.errors import ValidationError
 from dfard_pipeline.export.spec import ExportRequest
@@ -29,8 +29,22 @@ PARITY_SAMPLES = 256
 class ExportResult:
     path: Path
     manifest_path: Path
-    manifest: object  # artifacts.export_manifest.ExportManifest
+    manifest: ExportManifest
     parity: list[ParityResult]
+
+    def summary_lines(self) -> list[str]:
+        """What was written, its parity with the PyTorch student and, for INT8, its agreement with FP32."""
+        m = self.manifest.to_dict()
+        lines = [f"{self.manifest.precision} {self.manifest.format} ({m['export']['exporter']} exporter, "
+                 f"opset {m['export']['opset']}, {m['artifact']['bytes'] / 1024:.1f} KiB) -> {self.path}"]
+        for p in self.parity:
+            lines.append(f"  parity on {p.n} {p.name} inputs: max |dlogit| {p.max_abs:.2e}, "
+                         f"top-1 agreement {p.top1_agreement:.2%}{'' if p.min_agreement else ' (reported, not gated)'}")
+        if self.manifest.int8_agreement:
+            parts = ", ".join(f"{k} {v:.2%}" for k, v in self.manifest.int8_agreement.items())
+            lines.append(f"  int8 top-1 agreement with fp32: {parts}")
+        lines.append(f"  manifest -> {self.manifest_path}")
+        return lines
 
 
 def _load_checkpoint(path: Path):

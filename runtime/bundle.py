@@ -51,7 +51,6 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
     from dfard_pipeline.artifacts.provenance import file_sha256
-    from dfard_pipeline.backends.onnxruntime_runner import provider_name
     from dfard_pipeline.config import to_dict
     from dfard_pipeline.runtime.verify import _check_contracts, autoattack_accuracy, reference_half, verify_inputs
 
@@ -85,11 +84,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
                      "bytes": artifact.stat().st_size,
                      "format": manifest.format or artifact.suffix.lstrip("."),
                      "precision": precision},
-        "profile": {"name": profile.name, "runtime": profile.runtime, "jetson_model": profile.jetson_model,
-                    "providers": [provider_name(p) for p in profile.providers],
-                    "batch_sizes": list(profile.batch_sizes),
-                    "warmup": profile.warmup, "iterations": profile.iterations,
-                    "attacks": {"square_queries": budget.square_queries, "square_p_init": budget.square_p_init}},
+        "profile": _profile_record(profile),
         "profile_full": to_dict(profile), "eps": float(eps), "seed": request.seed,
         "transfer": sorted(transfer), "parity_attack": parity_attack,
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
@@ -103,15 +98,31 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     arrays = {"x": x.numpy().astype(np.float32), "y": y.numpy().astype(np.int64),
               "reference_logits_clean": logits_clean, "reference_logits_adversarial": logits_adv,
               **{f"transfer_{k}": v.numpy().astype(np.float32) for k, v in transfer.items()}}
+    bundle["workstation_seconds"] = time.perf_counter() - started
+    return _write_folder(folder, [artifact, manifest_path(artifact)], arrays, bundle)
+
+
+def _profile_record(profile) -> dict:
+    """What the device half needs of the profile: its runtime, providers, batches and Square budget."""
+    from dfard_pipeline.backends.onnxruntime_runner import provider_name
+
+    budget = profile.attacks
+    return {"name": profile.name, "runtime": profile.runtime, "jetson_model": profile.jetson_model,
+            "providers": [provider_name(p) for p in profile.providers], "batch_sizes": list(profile.batch_sizes),
+            "warmup": profile.warmup, "iterations": profile.iterations,
+            "attacks": {"square_queries": budget.square_queries, "square_p_init": budget.square_p_init}}
+
+
+def _write_folder(folder: Path, files: list[Path], arrays: dict, bundle: dict) -> Path:
+    """The bundle staged in a temporary folder beside ``folder``, then moved into place whole."""
     with tempfile.TemporaryDirectory(dir=folder.parent if folder.parent.exists() else None,
                                      prefix=f".{folder.name}.") as tmp:
         staging = Path(tmp) / "bundle"
         staging.mkdir()
-        shutil.copy2(artifact, staging / artifact.name)
-        shutil.copy2(manifest_path(artifact), staging / manifest_path(artifact).name)
+        for file in files:
+            shutil.copy2(file, staging / file.name)
         np.savez(staging / "arrays.npz", **arrays)
         shutil.copy2(on_device.__file__, staging / "verify_on_device.py")
-        bundle["workstation_seconds"] = time.perf_counter() - started
         (staging / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
         folder.parent.mkdir(parents=True, exist_ok=True)
         if folder.exists():

@@ -74,18 +74,5 @@ def export(ctx, checkpoint, student_alias, fmt, precision, calibration, int8_sch
         out=Path(out) if out else None, overwrite=overwrite, workspace_mib=workspace_mib,
         timing_cache=Path(timing_cache) if timing_cache else None)
     result = export_model(request, log=(lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
-    click.echo(summary(result))
+    click.echo("\n".join(result.summary_lines()))
 
-
-def summary(result) -> str:
-    m = result.manifest.to_dict()
-    lines = [f"{m['export']['precision']} {m['export']['format']} ({m['export']['exporter']} exporter, "
-             f"opset {m['export']['opset']}, {m['artifact']['bytes'] / 1024:.1f} KiB) -> {result.path}"]
-    for p in result.parity:
-        lines.append(f"  parity on {p.n} {p.name} inputs: max |dlogit| {p.max_abs:.2e}, "
-                     f"top-1 agreement {p.top1_agreement:.2%}{'' if p.min_agreement else ' (reported, not gated)'}")
-    if m.get("int8_agreement_with_fp32"):
-        parts = ", ".join(f"{k} {v:.2%}" for k, v in m["int8_agreement_with_fp32"].items())
-        lines.append(f"  int8 top-1 agreement with fp32: {parts}")
-    lines.append(f"  manifest -> {result.manifest_path}")
-    return "\n".join(lines)
