@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
-from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
+from dfard_pipeline.artifacts.generator_file import generator_beside, generator_samples, read_generator
 from dfard_pipeline.errors import UsageError
 
 
@@ -34,7 +33,7 @@ class CalibrationSet:
 
 
 def find_generator(student: Path) -> Path | None:
-    candidate = Path(student).with_name(GENERATOR_FILE)
+    candidate = generator_beside(student)
     return candidate if candidate.is_file() else None
 
 

@@ -1,11 +1,16 @@
-"""Where each command writes when ``--out`` is not given, and whether it may write there: decided here,
-once, for the CLI, the stages of ``run`` and the library (export's default artifact path)."""
+"""Where each command writes when ``--out`` is not given, the names of the files in a run folder, and
+whether a command may write where it was asked: decided here, once, for the CLI, the stages of
+``run`` and the library (export's default artifact path). Imports nothing heavy, so ``--help`` stays
+fast."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TEACHER = Path("teacher.pt")  # dfard-pipeline teacher
+TEACHER = Path("teacher.pt")  # dfard-pipeline teacher, and run's teacher stage
+# the files of a distill run folder (their formats: artifacts.project_checkpoint, artifacts.generator_file)
+STUDENT_FILE = "student.pt"
+GENERATOR_FILE = "generator.pt"
 DISTILL = Path("runs") / "distill"  # dfard-pipeline distill
 SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}  # export format -> artifact suffix
 

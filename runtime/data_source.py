@@ -33,10 +33,10 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Pa
     if spec != "synthetic":
         data = load_dataset(spec, "test")
         return data.head(n), None
-    from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
+    from dfard_pipeline.artifacts.generator_file import generator_beside, generator_samples, read_generator
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
 
-    generator_path = reference_path.with_name("generator.pt")
+    generator_path = generator_beside(reference_path)
     if not generator_path.is_file():
         raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
                          f"({generator_path} is missing)")

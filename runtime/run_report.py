@@ -94,14 +94,16 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
 
 
 def write_run_report(ctx) -> list[Path]:
+    from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
     from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
+    from dfard_pipeline.artifacts.project_checkpoint import STUDENT_FILE
     from dfard_pipeline.backends import open_runner
     from dfard_pipeline.checkpoint.loaded import load_project_model
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
 
     config, d = ctx.config, ctx.distill_dir
-    teacher, student = load_teacher(ctx.teacher_path), load_project_model(d / "student.pt", kind="student")
+    teacher, student = load_teacher(ctx.teacher_path), load_project_model(d / STUDENT_FILE, kind="student")
     eps = float(student.eps or config.distill.eps)
     eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
     doc = Document(f"dfard-pipeline run: {ctx.folder.name}")
@@ -121,13 +123,13 @@ def write_run_report(ctx) -> list[Path]:
         names = list(curves)
         doc.table(["model", "arch", "parameters", "file", "clean", f"PGD-20 at eps {eps:g}"],
                   [_model_row("teacher", teacher, ctx.teacher_path, curves[names[0]], index),
-                   _model_row("student", student, d / "student.pt", curves[names[1]], index)])
+                   _model_row("student", student, d / STUDENT_FILE, curves[names[1]], index)])
         doc.paragraph(f"On the first {len(data)} images of {data.name} (test split). Distillation itself used no data.")
     history = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
     doc.heading("Training (data-free distillation)")
     doc.paragraph(_prior_line(student.metadata.get("metrics", {}), history))
     doc.image("training.png", plots.training_curves(history), "training curves")
-    generator = read_generator(d / "generator.pt")
+    generator = read_generator(d / GENERATOR_FILE)
     images = generator_samples(generator, 400, config.seed)
     with torch.no_grad():
         labels = teacher.module(torch.from_numpy(images)).argmax(1).numpy()

@@ -12,10 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfard_pipeline import outputs
 from dfard_pipeline.errors import CheckpointError
 
 GENERATOR_FORMAT = "dfard-pipeline.generator"
-FILE_NAME = "generator.pt"
+FILE_NAME = outputs.GENERATOR_FILE
+
+
+def generator_beside(checkpoint: str | Path) -> Path:
+    """Where a distill run keeps the generator of the student at ``checkpoint``: beside it."""
+    return Path(checkpoint).with_name(FILE_NAME)
 
 
 def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:

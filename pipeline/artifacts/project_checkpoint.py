@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from dfard_pipeline import outputs
 from dfard_pipeline.artifacts.provenance import library_versions
 from dfard_pipeline.artifacts.torch_files import load_error, plain_state_dict
 from dfard_pipeline.errors import CheckpointError, DfardError
@@ -24,6 +25,8 @@ from dfard_pipeline.models.contract import InputContract
 FORMAT = "dfard-pipeline.checkpoint"
 FORMAT_VERSION = 1
 KINDS = ("teacher", "student")
+STUDENT_FILE = outputs.STUDENT_FILE  # a distill run's student, in its run folder
+TEACHER_FILE = outputs.TEACHER.name  # the teacher command's default output, and run's teacher stage
 WHAT = "a distilled student.pt or a teacher trained by `dfard-pipeline teacher`"
 
 

@@ -16,7 +16,7 @@ import torch
 
 from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
 from dfard_pipeline.artifacts.generator_file import write_generator
-from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import STUDENT_FILE, write_checkpoint
 from dfard_pipeline.atomic import folder_writable, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
@@ -54,7 +54,7 @@ def _fingerprint(config: PipelineConfig, teacher_sha: str, world_size: int) -> s
 
 
 def _holds_run(folder: Path) -> bool:
-    return (folder / "student.pt").exists() or (folder / "checkpoints" / "last.pt").exists()
+    return (folder / STUDENT_FILE).exists() or (folder / "checkpoints" / "last.pt").exists()
 
 
 def staging_dir(out_dir: Path) -> Path:
@@ -173,7 +173,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         # Every rank leaves together: a rank tearing down gloo while another still works aborts.
         dist.barrier()
         warnings = (final["health_warning"],) if final.get("health_warning") else ()
-        return DistillOutputs(final_dir, final_dir / "student.pt", final_dir / GENERATOR_FILE,
+        return DistillOutputs(final_dir, final_dir / STUDENT_FILE, final_dir / GENERATOR_FILE,
                               final_dir / "metrics.jsonl", final, summary, warnings)
     finally:
         shutdown_distributed(dist)
@@ -209,7 +209,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                     "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
-    write_checkpoint(student, out_dir / "student.pt", kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
+    write_checkpoint(student, out_dir / STUDENT_FILE, kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
     write_generator(generator, loaded.sha256, out_dir / GENERATOR_FILE)
     write_metrics(metrics_path, state.history)
     return final

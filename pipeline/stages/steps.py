@@ -13,7 +13,7 @@ import click
 from dfard_pipeline import __version__
 from dfard_pipeline.artifacts.run_manifest import sha256_file
 from dfard_pipeline.config import PipelineConfig, to_dict
-from dfard_pipeline.outputs import artifact_name
+from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE, TEACHER, artifact_name
 
 
 @dataclass
@@ -32,7 +32,7 @@ class RunContext:
     def teacher_path(self) -> Path:
         given = self.config.teacher.checkpoint
         if not given:
-            return self.folder / "teacher.pt"
+            return self.folder / TEACHER.name
         path = Path(given).expanduser()
         return path if path.is_absolute() or path.exists() else self.config_dir / path
 
@@ -62,18 +62,18 @@ def distill_inputs(ctx: RunContext) -> dict:
 
 def export_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
-    return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(d / "student.pt"),
-            "generator": _hash(d / "generator.pt"), "version": __version__}
+    return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(d / STUDENT_FILE),
+            "generator": _hash(d / GENERATOR_FILE), "version": __version__}
 
 
 def verify_inputs(ctx: RunContext) -> dict:
     return {"verify": to_dict(ctx.config.verify), "seed": ctx.config.seed, "version": __version__,
-            "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(ctx.distill_dir / "student.pt")}
+            "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(ctx.distill_dir / STUDENT_FILE)}
 
 
 def report_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
-    files = [ctx.teacher_path, d / "student.pt", d / "generator.pt", d / "metrics.jsonl", *ctx.artifacts(),
+    files = [ctx.teacher_path, d / STUDENT_FILE, d / GENERATOR_FILE, d / "metrics.jsonl", *ctx.artifacts(),
              *sorted((ctx.folder / "verify").glob("*/verify.json"))]
     # keyed by path inside the run folder, so a moved or copied run folder stays cached
     return {"files": {_relative(p, ctx.folder): _hash(p) for p in files}, "verify": to_dict(ctx.config.verify),
@@ -117,7 +117,7 @@ def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
     outputs, skipped = [], {}
     cfg = ctx.config.export
     for target, path in zip(cfg.targets, ctx.artifacts(), strict=True):
-        request = ExportRequest.from_config(ctx.config, ctx.distill_dir / "student.pt", target, out=path,
+        request = ExportRequest.from_config(ctx.config, ctx.distill_dir / STUDENT_FILE, target, out=path,
                                             overwrite=True)
         try:  # a format whose toolchain or device is missing here is skipped, not an error of the run
             FORMATS[target.format].check_environment()
@@ -168,7 +168,7 @@ def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
                 continue
             ctx.say(f"  verifying {artifact.name} on {device}")
             result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
-                                                   reference=ctx.distill_dir / "student.pt", seed=ctx.config.seed),
+                                                   reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed),
                                      progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
                                      reference_cache=reference_cache)
             json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
@@ -215,7 +215,7 @@ class Stage:
 
 
 def _student(ctx: RunContext) -> list[Path]:
-    return [ctx.distill_dir / "student.pt"]
+    return [ctx.distill_dir / STUDENT_FILE]
 
 
 STAGES: tuple[Stage, ...] = (

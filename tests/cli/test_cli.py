@@ -35,9 +35,10 @@ def test_every_built_command_has_help_with_an_example(command):
     assert result.exit_code == 0 and "Example" in result.output
 
 
-def test_help_imports_no_runtime_or_cuda():
+@pytest.mark.parametrize("command", [[], ["teacher"], ["distill"], ["export"], ["verify"], ["run"]])
+def test_help_imports_no_runtime_or_cuda(command):
     code = ("import sys; from dfard_pipeline.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"try:\n    main({command + ['--help']!r})\nexcept SystemExit:\n    pass\n"
             "bad = [m for m in ('onnxruntime', 'tensorrt', 'torch', 'onnx') if m in sys.modules]\n"
             "print('LOADED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
