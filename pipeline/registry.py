@@ -1,4 +1,4 @@
-"""Explicit name -> object registries filled by a decorator (STYLE.md rule 4).
+"""Explicit name -> object registries filled by a decorator.
 
 A duplicate name is an error at import time; an unknown name raises a ``RegistryError`` listing
 the valid names and the closest match.

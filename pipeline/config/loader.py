@@ -1,4 +1,4 @@
-"""One strict loader: YAML -> frozen dataclasses (STYLE.md rule 5).
+"""One strict loader: YAML -> frozen dataclasses.
 
 Unknown keys are errors naming the closest valid key; wrong types are errors naming the field
 and the expected type. The loaded config is never mutated: overrides build a new one.
