@@ -55,3 +55,18 @@ def test_resume_and_overwrite_together_is_an_error(tmp_path, teacher_path, tiny_
         main(["distill", "--teacher", str(teacher_path), "--config", str(tiny_config),
               "--out", str(tmp_path / "run"), "--resume", "--overwrite"])
     assert info.value.code == 2 and "contradict" in capsys.readouterr().err
+
+
+def test_redirected_output_is_plain_lines_not_bar_redraws(tmp_path, teacher_path, tiny_config):
+    """`distill > log 2>&1` (as in CI): one line per epoch with its rate, no carriage returns."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "dfard_pipeline", "distill", "--teacher", str(teacher_path),
+                           "--config", str(tiny_config), "--out", str(out), "--epochs", "3"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout
+    assert "\r" not in done.stdout
+    epochs = [line for line in done.stdout.splitlines() if line.startswith("distill epoch ")]
+    assert [line.split(":")[0] for line in epochs] == [f"distill epoch {i}/3" for i in (1, 2, 3)]
