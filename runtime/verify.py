@@ -3,6 +3,7 @@ profile, and decide pass/fail. Returns a ``VerifyResult`` whose ``to_dict()`` is
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dfard_pipeline.backends.parity import compare_logits
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import verdict
+from dfard_pipeline.runtime.phases import PhaseTimer
 from dfard_pipeline.runtime.robustness import craft_transfer, evaluate_suite, predict_with, run_square, square_rounds
 from dfard_pipeline.runtime.target import resolve_target
 
@@ -186,16 +188,24 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     # PyTorch's pool (the reference's attacks) and the runtime's take turns, each at most the CPUs
     # this process may use; PyTorch's default counts the host's cores, not the container's share.
     torch.set_num_threads(min(torch.get_num_threads(), cpus.count))
-    session = _open(request)
+    phases = PhaseTimer()
+    with phases("open"):
+        session = _open(request)
     suite = request.suite or session.profile.attacks.suite
-    transfer, reference_suite = _reference_half_cached(session, request, suite, progress, bars, reference_cache)
+    with phases("reference_attacks"):
+        transfer, reference_suite = _reference_half_cached(session, request, suite, progress, bars, reference_cache)
     with session.runner:
-        runtime_suite = _attack_runtime(session, request.seed, transfer, progress, bars)
-        parity = _parity(session, transfer)
-        latency, readings = _latency(session, request.seed, progress)
+        with phases("runtime_attacks"):
+            runtime_suite = _attack_runtime(session, request.seed, transfer, progress, bars)
+        with phases("parity"):
+            parity = _parity(session, transfer)
+        with phases("latency"):
+            latency, readings = _latency(session, request.seed, progress)
     payload = _payload(request, session, suite, runtime_suite, reference_suite, parity, latency, readings, cpus)
+    payload["device"]["phases"] = phases.to_dict()
     payload["wall_time_s"] = time.perf_counter() - started
     return VerifyResult(verdict.passed(payload["gates"]), payload)
+
 
 
 def _open(request: VerifyRequest) -> _Session:
@@ -210,7 +220,9 @@ def _open(request: VerifyRequest) -> _Session:
         raise UsageError(f"model artifact not found: {artifact}")
     target = resolve_target(request.device, artifact, emulate=request.emulate)
     inputs = verify_inputs(request, target.profile, read_manifest(artifact) or NO_MANIFEST)
-    runner = open_runner(artifact, providers=target.providers, threads=request.threads)
+    # the attacks work between runs (Square's candidates, PyTorch's pool): the runtime's threads sleep
+    # between runs instead of spinning, 2-2.5x faster on 2 cores (benchmarks/results/verify_threads.md)
+    runner = open_runner(artifact, providers=target.providers, threads=request.threads, spinning=False)
     runner.__enter__()
     _check_contracts(runner.contract, inputs.reference.contract, inputs.data, artifact)
     return _Session(**vars(inputs), target=target, runner=runner)
@@ -260,15 +272,28 @@ def _latency(session: _Session, seed: int, progress) -> tuple[dict, dict | None]
     from dfard_pipeline.runtime.jetson import TegrastatsSampler
     from dfard_pipeline.runtime.latency import measure_latency
 
-    profile, runner, target = session.profile, session.runner, session.target
+    profile, target = session.profile, session.target
     latency = {}
-    with TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
+    with _timing_runner(session) as runner, \
+            TegrastatsSampler() if target.jetson and not target.emulated else _Nothing() as sampler:
         for batch_size in profile.batch_sizes:
             progress(f"timing batch {batch_size} ({profile.iterations} runs)")
             latency[str(batch_size)] = measure_latency(runner, runner.contract.shape, batch_size,
                                                        warmup=profile.warmup, iterations=profile.iterations,
                                                        seed=seed)
     return latency, sampler.summary()
+
+
+def _timing_runner(session: _Session):
+    """The runner latency is timed on: ONNX Runtime as it is deployed, in a session of its own whose
+    threads spin between runs (its default); other runtimes, the runner the attacks used."""
+    from dfard_pipeline.backends import open_runner
+
+    runner = session.runner
+    if runner.info.extra.get("spinning") is not False:
+        return contextlib.nullcontext(runner)
+    return open_runner(runner.path, providers=session.target.providers, contract=runner.contract,
+                       threads=runner.info.threads, spinning=True)
 
 
 def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suite, reference_suite, parity: dict,
@@ -291,7 +316,9 @@ def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suit
                    "emulated": target.emulated, "latency_source": "host" if target.emulated else "device",
                    "host": target.host(), "providers_requested": info.providers_requested,
                    "providers_used": info.providers_used, "threads": info.threads, "versions": info.versions,
-                   "thread_pools": {"runtime": info.threads, "torch": torch.get_num_threads(), **cpus.to_dict()},
+                   "thread_pools": {"runtime": info.threads, "torch": torch.get_num_threads(), **cpus.to_dict(),
+                                    "runtime_spinning": None if info.extra.get("spinning") is None else
+                                    {"attacks": info.extra["spinning"], "latency": True}},
                    "readings": readings},
         "data": {"spec": request.data, "name": session.data.name, "n": len(session.data.x),
                  "synthetic": request.data == "synthetic"},

@@ -16,9 +16,11 @@ ARTIFACT_KINDS = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tenso
 
 
 def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), contract=None,
-                threads: int | None = None) -> Runner:
+                threads: int | None = None, spinning: bool = True) -> Runner:
     """A runner for ``artifact`` chosen by its suffix; the input contract comes from its manifest
-    (or, for a ``.pt``, from the checkpoint), unless given."""
+    (or, for a ``.pt``, from the checkpoint), unless given. ``spinning`` (ONNX Runtime only): whether
+    its pool threads spin between runs (its default, the lowest latency) or sleep (better when the
+    process works between runs, as attacks do)."""
 
     artifact = Path(artifact)
     if not artifact.is_file():
@@ -44,7 +46,8 @@ def open_runner(artifact: str | Path, *, providers: tuple[str, ...] = ("cpu",), 
     if kind == "onnxruntime":
         from dfard_pipeline.backends.onnxruntime_runner import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(artifact, contract, providers=providers, threads=threads, precision=precision)
+        return OnnxRuntimeRunner(artifact, contract, providers=providers, threads=threads, precision=precision,
+                                 spinning=spinning)
     from dfard_pipeline.backends.tensorrt_runner import TensorRTRunner
 
     return TensorRTRunner(artifact, contract, manifest=manifest.to_dict(), precision=precision)

@@ -55,3 +55,11 @@ def test_open_runner_by_suffix_and_bad_artifacts(tmp_path, onnx_path, digits_run
 
     with pytest.raises(UsageError, match="cannot load"):
         open_runner(tmp_path / "bad.onnx", contract=create_model("digits_cnn_student").contract).__enter__()
+
+
+@pytest.mark.parametrize("spinning, entry", [(True, "1"), (False, "0")])
+def test_onnxruntime_pool_threads_spin_or_sleep_as_asked(onnx_path, digits_student, spinning, entry):
+    with OnnxRuntimeRunner(onnx_path, digits_student.contract, threads=2, spinning=spinning) as runner:
+        options = runner.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == entry
+        assert runner.info.extra == {"spinning": spinning} and runner.info.threads == 2

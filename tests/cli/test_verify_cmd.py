@@ -58,6 +58,9 @@ def test_fp32_onnx_passes_and_writes_the_documented_json(exported, profile, tmp_
     assert device["emulated"] is False and "onnxruntime" in device["versions"]
     pools, usable = device["thread_pools"], len(__import__("os").sched_getaffinity(0))
     assert pools["runtime"] == device["threads"] <= usable and 1 <= pools["torch"] <= usable == pools["affinity"]
+    assert pools["runtime_spinning"] == {"attacks": False, "latency": True}
+    assert set(device["phases"]) == {"open", "reference_attacks", "runtime_attacks", "parity", "latency"}
+    assert all(p["wall_s"] >= 0 and p["cpu_s"] >= 0 for p in device["phases"].values())
     metrics, reference = result["metrics"], result["reference"]
     assert set(metrics["attacks"]) == {"transfer_pgd10", "transfer_cw", "transfer_apgd_ce", "square"}  # standard
     assert result["suite"] == "standard" and "autoattack_accuracy" not in reference
