@@ -10,8 +10,9 @@
 #   1. the same-seed test with distill.deterministic on, on CUDA;
 #   2. benchmarks/step_profile.py --device cuda: the three pairs, fp32 and bf16, each speed choice
 #      switched off in turn against the default (benchmarks/results/step_profile_<card>.{json,md});
-#   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times and verify's thread choice);
-#   4. the test suite (without the slow marker) on CUDA, 8 workers.
+#   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times, verify's thread choice and phases);
+#   4. benchmarks/verify_threads.py on that run: verify's thread pools on this many-core host;
+#   5. the test suite (without the slow marker) on CUDA, 8 workers.
 # Results: benchmarks/results/step_profile_<card>.*, gpu_session_<card>.md, and copies under $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -79,6 +80,10 @@ part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs 
 rm -rf /tmp/digits_run
 part digits_run 150 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
 tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
+# verify's thread pools on the many-core host: spinning vs sleeping, 1..all threads (#15's verify goal)
+part verify_threads 90 python3 benchmarks/verify_threads.py --run /tmp/digits_run --repeat 1 \
+    --json "benchmarks/results/verify_threads_${card}.json"
+cp "benchmarks/results/verify_threads_${card}.md" "$OUT/" 2>/dev/null
 
 part tests 200 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark -n 8 --dist loadfile tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .

@@ -5,7 +5,7 @@ between PyTorch and numpy work in the same process) and latency (back-to-back ru
     python benchmarks/verify_threads.py --run runs/digits [--repeat 3]
 
 On RUN/export/student.fp32.onnx with the `cpu` profile's Square budget and the digits test split:
-for each thread count (1 and every CPU this process may use) and each spinning setting, the wall
+for each thread count (1, 2, 4, ... up to every CPU this process may use) and each spinning setting, the wall
 and process CPU seconds of Square on the runtime, and p50 latency at batch 1 and 64; then one whole
 verify as shipped, with its phase times (verify.json's device.phases). Repeats alternate the
 variants. Writes benchmarks/results/verify_threads.{json,md}.
@@ -65,7 +65,8 @@ def main() -> None:
     data = load_dataset("digits", "test")
     budget, cpus = load_profile("cpu").attacks, usable_cpus().count
     torch.set_num_threads(min(torch.get_num_threads(), cpus))
-    variants = [(t, s) for t in sorted({1, cpus}) for s in (True, False)]
+    counts = sorted({1, cpus, *(2 ** k for k in range(1, 8) if 2 ** k < cpus)})  # 1, 2, 4, ... all
+    variants = [(t, s) for t in counts for s in (True, False)]
     rows = []
     for repeat in range(args.repeat):
         for threads, spinning in variants:
