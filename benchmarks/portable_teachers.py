@@ -79,10 +79,11 @@ def main() -> None:
                              **({"distill.epochs": args.epochs} if args.epochs else {})}
                 if fmt == "pt2_no_prior":
                     overrides["distill.feature_prior"] = "off"
+                if fmt == "torchscript":
+                    overrides["teacher.input_shape"] = [1, 8, 8]
                 start = time.perf_counter()
                 out = run_distill(with_overrides(base, overrides), str(files[fmt]), Path(tmp) / f"{fmt}-{seed}",
-                                  input_shape=(1, 8, 8) if fmt == "torchscript" else None, quiet=True,
-                                  log=lambda message: print(message, file=sys.stderr, flush=True))
+                                  quiet=True, log=lambda message: print(message, file=sys.stderr, flush=True))
                 show(out)
                 final = out.final
                 result = final["eval_digits_test"]

@@ -14,13 +14,21 @@ from dfard_pipeline.errors import UsageError
 SYNTHETIC_DEFAULT_N = 512
 
 
-def _teacher_path(reference_path: Path, teacher: Path | None) -> Path:
+def _teacher(reference_path: Path, teacher: Path | None, trust: bool):
+    """The teacher: ``--teacher``, else the one the student records, read as distill read it (the
+    architecture of a plain state_dict, the input shape of a TorchScript file, as recorded)."""
+    from dfard_pipeline.artifacts.project_checkpoint import read_checkpoint
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+
+    meta = read_checkpoint(reference_path).meta
+    shape = meta.get("teacher_input_shape")
+    hints = {"arch": meta.get("teacher_arch") if meta.get("teacher_format") == "state_dict" else None,
+             "input_shape": tuple(shape) if isinstance(shape, list) and len(shape) == 3 else None}
     if teacher is not None:
-        return teacher
-    payload = torch.load(reference_path, map_location="cpu", weights_only=True)
-    recorded = payload.get("meta", {}).get("teacher_path") if isinstance(payload, dict) else None
-    if recorded and Path(recorded).is_file():
-        return Path(recorded)
+        return load_teacher(teacher, trust=trust, **hints)
+    recorded = meta.get("teacher_path")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return load_teacher(recorded, trust=trust, **hints)
     raise UsageError("--data synthetic labels generator samples with the teacher: pass --teacher PATH "
                      "(the student does not record a teacher that exists here)")
 
@@ -34,14 +42,13 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Pa
         data = load_dataset(spec, "test")
         return data.head(n), None
     from dfard_pipeline.artifacts.generator_file import generator_beside, generator_samples, read_generator
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
 
     generator_path = generator_beside(reference_path)
     if not generator_path.is_file():
         raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
                          f"({generator_path} is missing)")
     generator = read_generator(generator_path)
-    teacher = load_teacher(_teacher_path(reference_path, teacher), trust=trust_teacher)
+    teacher = _teacher(reference_path, teacher, trust_teacher)
     x = torch.from_numpy(generator_samples(generator, n or SYNTHETIC_DEFAULT_N, seed + 3))
     with torch.no_grad():
         y = teacher.module(x).argmax(1)

@@ -103,7 +103,9 @@ def write_run_report(ctx) -> list[Path]:
     from dfard_pipeline.data import load_dataset
 
     config, d = ctx.config, ctx.distill_dir
-    teacher, student = load_teacher(ctx.teacher_path), load_project_model(d / STUDENT_FILE, kind="student")
+    teacher = load_teacher(ctx.teacher_path, arch=config.teacher.checkpoint_arch, trust=ctx.trust_teacher,
+                           input_shape=config.teacher.input_shape)
+    student = load_project_model(d / STUDENT_FILE, kind="student")
     eps = float(student.eps or config.distill.eps)
     eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
     doc = Document(f"dfard-pipeline run: {ctx.folder.name}")

@@ -62,8 +62,8 @@ def _infer_arch_kwargs(state: dict[str, torch.Tensor]) -> dict[str, int]:
 
 def _from_state_dict(state: dict, arch: str | None, path: Path) -> nn.Module:
     if arch is None:
-        raise UsageError(f"{path} holds a plain state_dict: name its architecture with "
-                         "--teacher-arch NAME (see `dfard-pipeline models`)")
+        raise UsageError(f"{path} holds a plain state_dict: name its architecture with --teacher-arch NAME "
+                         "(config: teacher.checkpoint_arch; see `dfard-pipeline models`)")
     if "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     elif "model" in state and isinstance(state["model"], dict):
@@ -104,7 +104,7 @@ def _contract_for_external(module: nn.Module, arch: str | None, input_shape, pat
         shape = tuple(int(v) for v in input_shape)
     else:
         raise UsageError(f"{path}: this format carries no input contract; pass --input-shape C,H,W "
-                         "(or --teacher-arch NAME)")
+                         "(config: teacher.input_shape)")
     with torch.no_grad():
         classes = int(module(torch.rand(2, *shape)).shape[-1])
     # Normalisation is inside the user's model: the contract records identity statistics.

@@ -13,6 +13,7 @@ OPTION_KEYS = {
     "student": "distill.student", "method": "distill.method", "epochs": "distill.epochs",
     "device": "distill.device", "precision": "distill.precision", "eps": "distill.eps",
     "eval_data": "distill.eval_data", "seed": "seed",
+    "teacher_arch": "teacher.checkpoint_arch", "input_shape": "teacher.input_shape",
 }
 
 
@@ -41,8 +42,10 @@ Writes OUT/student.pt, generator.pt, metrics.jsonl, config.resolved.yaml and che
 Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkpoint.""")
 @click.option("--teacher", "teacher_path", required=True, type=click.Path(dir_okay=False),
               help="Teacher: a project checkpoint, a state_dict (with --teacher-arch), TorchScript or .pt2.")
-@click.option("--teacher-arch", help="Zoo architecture of a plain state_dict teacher.")
-@click.option("--input-shape", callback=_parse_shape, help="C,H,W for TorchScript/pickled teachers.")
+@click.option("--teacher-arch", help="Zoo architecture of a plain state_dict teacher.  [config: "
+                                    "teacher.checkpoint_arch]")
+@click.option("--input-shape", callback=_parse_shape, help="C,H,W for TorchScript/pickled teachers.  [config: "
+                                                           "teacher.input_shape]")
 @click.option("--trust-checkpoint", is_flag=True,
               help="Load a teacher that holds pickled Python objects (a whole pickled model, a .pt2 with pickled "
                    "weights): that runs code from the file, so only for files you trust.")
@@ -64,11 +67,9 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @overwrite_option
 @quiet_option
 @click.pass_context
-def distill(ctx, teacher_path, teacher_arch, input_shape, trust_checkpoint, out, resume,
-            config_path, overwrite, quiet, **_):
+def distill(ctx, teacher_path, trust_checkpoint, out, resume, config_path, overwrite, quiet, **_):
     from dfard_pipeline.distill.run import run_distill, show
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    show(run_distill(config, teacher_path, Path(out), teacher_arch=teacher_arch, trust=trust_checkpoint,
-                     input_shape=input_shape, resume=resume, overwrite=overwrite, quiet=quiet,
-                     log=lambda message: click.echo(message, err=True)))
+    show(run_distill(config, teacher_path, Path(out), trust=trust_checkpoint, resume=resume, overwrite=overwrite,
+                     quiet=quiet, log=lambda message: click.echo(message, err=True)))

@@ -31,9 +31,11 @@ Exits 1 when any verify gate fails.""")
 @click.option("--from", "from_stage", type=click.Choice(STAGE_NAMES), help="Re-run from this stage on.")
 @click.option("--only", type=click.Choice(STAGE_NAMES), help="Run only this stage (earlier outputs must exist).")
 @click.option("--force", is_flag=True, help="Ignore the cache: re-run every selected stage.")
+@click.option("--trust-checkpoint", is_flag=True,
+              help="Load a teacher.checkpoint that holds pickled Python objects (runs code from the file).")
 @quiet_option
 @click.pass_context
-def run(ctx, config, out, from_stage, only, force, quiet):
+def run(ctx, config, out, from_stage, only, force, trust_checkpoint, quiet):
     from dfard_pipeline.config import load_config
     from dfard_pipeline.configs import shipped_config
     from dfard_pipeline.errors import UsageError
@@ -48,7 +50,7 @@ def run(ctx, config, out, from_stage, only, force, quiet):
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder} is a file; a run folder is needed")
     outcome = run_pipeline(load_config(config_path), folder, config_path=config_path, from_stage=from_stage,
-                           only=only, force=force, quiet=quiet)
+                           only=only, force=force, quiet=quiet, trust_teacher=trust_checkpoint)
     parts = [f"ran {', '.join(outcome.ran)}" if outcome.ran else "nothing to run",
              f"cached {', '.join(outcome.cached)}" if outcome.cached else ""]
     click.echo(f"run {'PASSED' if outcome.gates_passed else 'FAILED'} in {outcome.seconds:.0f} s "

@@ -39,6 +39,19 @@ def _check_names(cfg) -> None:
                 raise ValueError(f"distill.{key}: {exc}") from None
 
 
+def _check_model_names(section: str, **names: str | None) -> None:
+    """Zoo architecture names, checked at load time (the closest match named)."""
+    from dfard_pipeline.errors import RegistryError
+    from dfard_pipeline.models.registry import MODELS
+
+    for key, name in names.items():
+        if name is not None and name not in MODELS:
+            try:
+                MODELS.get(name)
+            except RegistryError as exc:
+                raise ValueError(f"{section}.{key}: {exc}") from None
+
+
 def check_eps(name: str, value: float) -> None:
     """An L-inf radius for [0, 1] images: in (0, 1] (8/255 = 0.031 on CIFAR, 0.1 on digits)."""
     if not (math.isfinite(value) and 0.0 < value <= 1.0):
@@ -50,6 +63,10 @@ class TeacherConfig:
     """How to obtain the teacher: a checkpoint, or adversarial training on a labelled set."""
 
     checkpoint: str | None = None  # when set, `run` skips the teacher stage
+    # what a checkpoint file does not say itself (distill --teacher-arch / --input-shape): the zoo
+    # architecture of a plain state_dict, the C,H,W input of a TorchScript or pickled model
+    checkpoint_arch: str | None = None
+    input_shape: tuple[int, ...] | None = None
     arch: str = "digits_cnn_teacher"
     dataset: str = "digits"  # digits | cifar10:PATH | cifar100:PATH | npz:PATH
     method: Literal["pgd_at", "trades"] = "trades"
@@ -69,6 +86,10 @@ class TeacherConfig:
         for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):
             _positive(f"teacher.{name}", getattr(self, name))
         check_eps("teacher.eps", self.eps)
+        if self.input_shape is not None and (len(self.input_shape) != 3 or min(self.input_shape) < 1):
+            raise ValueError(f"teacher.input_shape must be C,H,W (three positive integers), "
+                             f"got {list(self.input_shape)}")
+        _check_model_names("teacher", arch=self.arch, checkpoint_arch=self.checkpoint_arch)
 
 
 @dataclass(frozen=True)

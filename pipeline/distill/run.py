@@ -116,9 +116,7 @@ def write_metrics(path: Path, history: list) -> None:
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
-                teacher_arch: str | None = None, trust: bool = False,
-                input_shape: tuple[int, int, int] | None = None, resume: bool = False,
+def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, trust: bool = False, resume: bool = False,
                 overwrite: bool = False, quiet: bool = False,
                 log: Callable[[str], None] = _silent) -> DistillOutputs:
     """Distill a student from the teacher file into ``out_dir``. ``log`` receives the lines meant for
@@ -138,7 +136,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *,
         dist.barrier()  # every rank has chosen the folder before the main rank touches it
         if dist.is_main:
             _prepare_out_dir(final_dir, out_dir, resume, overwrite)
-        loaded = load_teacher(teacher_path, arch=teacher_arch, trust=trust, input_shape=input_shape)
+        loaded = load_teacher(teacher_path, arch=config.teacher.checkpoint_arch, trust=trust,
+                              input_shape=config.teacher.input_shape)
         contract = loaded.contract
         torch.manual_seed(config.seed)  # the student's initial weights, identical on every rank
         student = create_model(cfg.student, in_chans=contract.shape[0], image_size=contract.shape[1],
@@ -206,7 +205,8 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
         final["eval_digits_test"] = evaluate_robustness(student, test, cfg.eps, seed=config.seed).to_dict()
     teacher_info = {"teacher_sha256": loaded.sha256, "teacher_format": loaded.source_format,
                     "teacher_path": str(Path(teacher_path).resolve()),
-                    "teacher_arch": loaded.arch, "seed": config.seed, "method": cfg.method,
+                    "teacher_arch": loaded.arch, "teacher_input_shape": list(loaded.contract.shape),
+                    "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
     write_checkpoint(student, out_dir / STUDENT_FILE, kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)

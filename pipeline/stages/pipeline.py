@@ -82,10 +82,11 @@ def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
 
 def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | None = None,
                  from_stage: str | None = None, only: str | None = None, force: bool = False,
-                 quiet: bool = False) -> RunOutcome:
+                 quiet: bool = False, trust_teacher: bool = False) -> RunOutcome:
     started = time.perf_counter()
     selected = _selected(from_stage, only)
-    ctx = steps.RunContext(config, folder, quiet=quiet, config_dir=config_path.parent if config_path else Path("."))
+    ctx = steps.RunContext(config, folder, quiet=quiet, config_dir=config_path.parent if config_path else Path("."),
+                           trust_teacher=trust_teacher)
     ran, cached, skipped = [], [], {}
     _preflight(ctx, selected)
     with run_lock(folder):

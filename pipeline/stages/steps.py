@@ -22,6 +22,7 @@ class RunContext:
     folder: Path
     quiet: bool = False
     config_dir: Path = Path(".")
+    trust_teacher: bool = False  # run --trust-checkpoint: the teacher file may hold pickled Python
     notes: dict[str, Any] = field(default_factory=dict)  # per stage: skipped items and results
 
     def say(self, message: str) -> None:
@@ -100,8 +101,8 @@ def run_teacher(ctx: RunContext, resume: bool = False) -> list[Path]:
 def run_distill_stage(ctx: RunContext, resume: bool) -> list[Path]:
     from dfard_pipeline.distill.run import run_distill, show
 
-    out = run_distill(ctx.config, str(ctx.teacher_path), ctx.distill_dir, resume=resume, overwrite=not resume,
-                      quiet=ctx.quiet, log=lambda message: click.echo(message, err=True))
+    out = run_distill(ctx.config, str(ctx.teacher_path), ctx.distill_dir, trust=ctx.trust_teacher, resume=resume,
+                      overwrite=not resume, quiet=ctx.quiet, log=lambda message: click.echo(message, err=True))
     show(out)
     return [out.student, out.generator, out.metrics]
 
@@ -168,7 +169,8 @@ def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
                 continue
             ctx.say(f"  verifying {artifact.name} on {device}")
             result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
-                                                   reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed),
+                                                   reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed,
+                                                   trust_teacher=ctx.trust_teacher),
                                      progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
                                      reference_cache=reference_cache)
             json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)

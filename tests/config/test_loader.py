@@ -93,3 +93,16 @@ def test_registry_names_are_checked_at_load_time(tmp_path):
         path.write_text(f"distill:\n  {key}: {typo}\n")
         with pytest.raises(ConfigError, match=rf"typo.yaml.distill: distill.{key}: .*Did you mean '{hint}'"):
             load_config(path)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"teacher": {"input_shape": [1, 8]}}, "teacher.input_shape must be C,H,W"),
+    ({"teacher": {"input_shape": [0, 8, 8]}}, "teacher.input_shape must be C,H,W"),
+    ({"teacher": {"checkpoint_arch": "wrn_34_1O"}}, "teacher.checkpoint_arch"),
+    ({"teacher": {"arch": "digits_cnn_teachr"}}, "Did you mean .digits_cnn_teacher."),
+])
+def test_teacher_loading_hints_are_checked_at_load(tmp_path, changes, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(changes))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -264,7 +264,8 @@ def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teache
         torch.jit.trace(digits_teacher, example).save(str(tmp_path / "teacher.ts"))
         path = tmp_path / "teacher.ts"
     said = []
-    out = run_distill(tiny(), str(path), tmp_path / "run", input_shape=(1, 8, 8), quiet=True, log=said.append)
+    out = run_distill(tiny(**{"teacher.input_shape": [1, 8, 8]}), str(path), tmp_path / "run", quiet=True,
+                      log=said.append)
     assert any(line.startswith("feature-statistics prior: bn over 3 BatchNorm layers") for line in said), said
     records = [json.loads(line) for line in out.metrics.read_text().splitlines()]
     for record in records:

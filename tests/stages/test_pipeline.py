@@ -206,3 +206,28 @@ def test_sigterm_releases_the_lock_like_ctrl_c(tmp_path):
     assert process.returncode == 143 and "terminated." in err and "Traceback" not in err, err
     assert not lock.exists()
     assert RunManifest(tmp_path / "run").stage("teacher").status == "interrupted"
+
+
+@pytest.mark.slow
+def test_run_takes_a_torchscript_teacher_with_its_input_shape_from_the_config(tmp_path, digits_teacher, capsys):
+    """A teacher file that does not say its input (TorchScript) goes through every stage of `run`,
+    including verify on synthetic data (the teacher reloaded as distill read it) and the report."""
+    import torch
+
+    teacher = tmp_path / "teacher.ts"
+    torch.jit.save(torch.jit.trace(digits_teacher, torch.rand(2, 1, 8, 8)), teacher)
+    config = write_config(tmp_path / "ts.yaml", **{"teacher.checkpoint": str(teacher)})
+    data = yaml.safe_load(config.read_text())
+    data["export"]["targets"] = data["export"]["targets"][:1]
+    data["verify"] = {"devices": ["cpu"], "n": 20, "data": "synthetic"}
+    config.write_text(yaml.safe_dump(data))
+    code, out = run([str(config), "--out", str(tmp_path / "no-shape")], capsys)
+    assert code == 2 and "teacher.ts: this format carries no input contract" in out
+    assert "config: teacher.input_shape" in out
+    data["teacher"]["input_shape"] = [1, 8, 8]
+    config.write_text(yaml.safe_dump(data))
+    code, out = run([str(config), "--out", str(tmp_path / "run")], capsys)
+    assert code in (0, 1), out
+    assert "ran distill, export, verify, report" in out and (tmp_path / "run" / "report.html").is_file()
+    verified = json.loads((tmp_path / "run" / "verify" / "student.fp32.onnx-cpu" / "verify.json").read_text())
+    assert verified["data"]["synthetic"] is True and verified["data"]["n"] == 20
