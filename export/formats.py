@@ -19,7 +19,7 @@ class ExportFormat:
     name: str
     # the precision of the ONNX graph this format is built from, given the requested precision
     onnx_precision: Callable[[str], str]
-    # refuses (UsageError) before any work when the toolchain or the device is missing
+    # refuses (ToolchainMissing) before any work when the toolchain or the device is missing
     check_environment: Callable[[], None]
     # (ONNX path, temporary folder, request, contract, log) -> (artifact path, format details or None)
     build: Callable[..., tuple[Path, dict | None]]
@@ -38,9 +38,15 @@ def _onnx_runner(artifact: Path, request: ExportRequest, contract, _details):
 
 def _tensorrt_environment() -> None:
     from dfard_pipeline.backends.tensorrt_env import cuda_device_info, import_tensorrt
+    from dfard_pipeline.errors import ToolchainMissing, UsageError
 
-    import_tensorrt()
-    cuda_device_info()
+    try:
+        import_tensorrt()
+        cuda_device_info()
+    except ToolchainMissing:
+        raise
+    except UsageError as exc:
+        raise ToolchainMissing(str(exc)) from None
 
 
 def _tensorrt_build(onnx_path: Path, tmp: Path, request: ExportRequest, contract, log) -> tuple[Path, dict]:

@@ -29,6 +29,11 @@ class CheckpointError(UsageError):
     """A checkpoint is missing, corrupt, untrusted or does not match what it should hold."""
 
 
+class ToolchainMissing(UsageError):
+    """What a format or runtime needs (TensorRT, a CUDA GPU) is not on this machine: ``run`` skips
+    that target and says why, a single command stops with the same line."""
+
+
 class DataError(UsageError):
     """A dataset path is missing or not in the expected format."""
 

@@ -109,9 +109,8 @@ def run_distill_stage(ctx: RunContext, resume: bool) -> list[Path]:
 
 def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.artifacts.export_manifest import manifest_path
-    from dfard_pipeline.errors import UsageError
+    from dfard_pipeline.errors import ToolchainMissing
     from dfard_pipeline.export.api import export_model
-    from dfard_pipeline.export.formats import FORMATS
     from dfard_pipeline.export.spec import ExportRequest
 
     (ctx.folder / "export").mkdir(exist_ok=True)
@@ -121,12 +120,11 @@ def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
         request = ExportRequest.from_config(ctx.config, ctx.distill_dir / STUDENT_FILE, target, out=path,
                                             overwrite=True)
         try:  # a format whose toolchain or device is missing here is skipped, not an error of the run
-            FORMATS[target.format].check_environment()
-        except UsageError as exc:
+            result = export_model(request, log=lambda msg: ctx.say(f"    {msg}"))
+        except ToolchainMissing as exc:  # export_model checks it first, before any work
             skipped[path.name] = str(exc)
             ctx.say(f"  skipped {path.name}: {exc}")
             continue
-        result = export_model(request, log=lambda msg: ctx.say(f"    {msg}"))
         ctx.say(f"  {path.name}: parity " + ", ".join(f"{p.name} {p.top1_agreement:.2%}" for p in result.parity))
         outputs += [result.path, manifest_path(result.path)]
     ctx.notes["export"] = {"skipped": skipped}
