@@ -94,13 +94,12 @@ def _prior_line(metrics: dict, history: list[dict]) -> str:
 
 
 def write_run_report(ctx) -> list[Path]:
-    from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
     from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
-    from dfard_pipeline.artifacts.project_checkpoint import STUDENT_FILE
     from dfard_pipeline.backends import open_runner
     from dfard_pipeline.checkpoint.loaded import load_project_model
     from dfard_pipeline.checkpoint.teacher_loader import load_teacher
     from dfard_pipeline.data import load_dataset
+    from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 
     config, d = ctx.config, ctx.distill_dir
     teacher = load_teacher(ctx.teacher_path, arch=config.teacher.checkpoint_arch, trust=ctx.trust_teacher,

@@ -16,12 +16,11 @@ from dfard_pipeline import outputs
 from dfard_pipeline.errors import CheckpointError
 
 GENERATOR_FORMAT = "dfard-pipeline.generator"
-FILE_NAME = outputs.GENERATOR_FILE
 
 
 def generator_beside(checkpoint: str | Path) -> Path:
     """Where a distill run keeps the generator of the student at ``checkpoint``: beside it."""
-    return Path(checkpoint).with_name(FILE_NAME)
+    return Path(checkpoint).with_name(outputs.GENERATOR_FILE)
 
 
 def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:

@@ -1,5 +1,5 @@
-"""This project's checkpoint (``teacher.pt``, ``student.pt``): weights, architecture, input contract,
-eps and metadata, as a typed ``ProjectCheckpoint``.
+"""This project's checkpoint (``teacher.pt``, ``student.pt``: names in ``outputs``): weights,
+architecture, input contract, eps and metadata, as a typed ``ProjectCheckpoint``.
 
 On disk it is a plain dict of tensors and primitives, so it loads with
 ``torch.load(weights_only=True)``: no pickled code is ever executed. Written atomically; read
@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from dfard_pipeline import outputs
 from dfard_pipeline.artifacts.provenance import library_versions
 from dfard_pipeline.artifacts.torch_files import load_error, plain_state_dict
 from dfard_pipeline.errors import CheckpointError, DfardError
@@ -25,8 +24,6 @@ from dfard_pipeline.models.contract import InputContract
 FORMAT = "dfard-pipeline.checkpoint"
 FORMAT_VERSION = 1
 KINDS = ("teacher", "student")
-STUDENT_FILE = outputs.STUDENT_FILE  # a distill run's student, in its run folder
-TEACHER_FILE = outputs.TEACHER.name  # the teacher command's default output, and run's teacher stage
 WHAT = "a distilled student.pt or a teacher trained by `dfard-pipeline teacher`"
 
 

@@ -13,17 +13,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.atomic import write_json_atomic
 from dfard_pipeline.errors import UsageError
 
 FILE_NAME = "run.json"
 RUN_FORMAT = "dfard-pipeline.run"
-
-
-def sha256_file(path: Path) -> str:
-    from dfard_pipeline.artifacts.provenance import file_sha256
-
-    return file_sha256(path)
 
 
 def fingerprint(payload: Any) -> str:
@@ -127,7 +122,7 @@ class RunManifest:
             return False
         for rel, digest in record.outputs.items():
             path = self.folder / rel
-            if not path.is_file() or sha256_file(path) != digest:
+            if not path.is_file() or file_sha256(path) != digest:
                 return False
         return True
 
@@ -141,7 +136,7 @@ class RunManifest:
     def finish(self, name: str, outputs: list[Path], notes: dict | None = None) -> None:
         record = self.stages[name]
         record.status, record.ended, record.notes = "done", _now(), dict(notes or {})
-        record.outputs = {str(p.relative_to(self.folder)): sha256_file(p) for p in outputs if p.is_file()}
+        record.outputs = {str(p.relative_to(self.folder)): file_sha256(p) for p in outputs if p.is_file()}
         self.save()
 
     def mark(self, name: str, status: str, reason: str | None = None) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 import click
 import torch
 
-from dfard_pipeline.artifacts.generator_file import FILE_NAME as GENERATOR_FILE
 from dfard_pipeline.artifacts.generator_file import write_generator
-from dfard_pipeline.artifacts.project_checkpoint import STUDENT_FILE, write_checkpoint
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.atomic import folder_writable, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
@@ -26,6 +25,7 @@ from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statis
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.models import count_parameters, create_model
+from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 
 # Options that do not change the training trajectory, so a resume may differ in them.
 _NOT_IN_FINGERPRINT = ("checkpoint_minutes", "eval_data")

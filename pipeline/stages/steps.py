@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from dfard_pipeline import __version__
-from dfard_pipeline.artifacts.run_manifest import sha256_file
+from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.config import PipelineConfig, to_dict
 from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE, TEACHER, artifact_name
 
@@ -47,7 +47,7 @@ class RunContext:
 
 
 def _hash(path: Path) -> str | None:
-    return sha256_file(path) if path.is_file() else None
+    return file_sha256(path) if path.is_file() else None
 
 
 # --- inputs: what each stage's fingerprint covers --------------------------------------------
