@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from dfard_pipeline.artifacts.provenance import library_versions
-from dfard_pipeline.artifacts.torch_files import load_error, plain_state_dict
+from dfard_pipeline.artifacts.torch_files import archive_kind, load_error, plain_state_dict
 from dfard_pipeline.errors import CheckpointError, DfardError
 from dfard_pipeline.models import ZooModel, create_model
 from dfard_pipeline.models.contract import InputContract
@@ -139,13 +139,11 @@ def read_checkpoint(path: str | Path, kind: str | None = None) -> ProjectCheckpo
 def _what_else(path: Path, exc: Exception) -> str:
     """What a file ``torch.load(weights_only=True)`` refused is instead, without loading it further."""
     import pickle
-    import zipfile
 
     if isinstance(exc, pickle.UnpicklingError) and "global" in str(exc).lower():
         return load_error(exc)
-    names = zipfile.ZipFile(path).namelist() if zipfile.is_zipfile(path) else []
-    if path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") for n in names):
-        return "it is a torch.export program (a teacher format; students are this project's checkpoints)"
-    if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
-        return "it is a TorchScript file (a teacher format; students are this project's checkpoints)"
+    kind = archive_kind(path)
+    if kind is not None:
+        what = {"torch_export": "a torch.export program", "torchscript": "a TorchScript file"}[kind]
+        return f"it is {what} (a teacher format; students are this project's checkpoints)"
     return f"not a readable PyTorch checkpoint ({load_error(exc)})"

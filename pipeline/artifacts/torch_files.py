@@ -1,9 +1,27 @@
-"""Helpers for the ``torch.save`` files this project writes: weights in a layout-free form, and why
-``torch.load(weights_only=True)`` refused a file, in a few words."""
+"""Helpers for the ``torch.save`` files this project writes: weights in a layout-free form, why
+``torch.load(weights_only=True)`` refused a file, in a few words, and which of torch's program
+archives (TorchScript, ``torch.export``) a file is, told by its entries without loading it."""
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
 import torch
+
+
+def archive_kind(path: Path) -> str | None:
+    """``torchscript`` or ``torch_export`` when ``path`` is one of those archives, else None."""
+    names = []
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
+        return "torchscript"
+    if path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or "/models/" in n
+                                    for n in names):
+        return "torch_export"
+    return None
 
 
 def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:

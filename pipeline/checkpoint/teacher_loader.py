@@ -11,7 +11,6 @@ must have finite weights and give finite, deterministic ``(N, classes)`` logits.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -19,19 +18,13 @@ from torch import nn
 
 from dfard_pipeline.artifacts.project_checkpoint import ProjectCheckpoint, is_project_checkpoint
 from dfard_pipeline.artifacts.provenance import file_sha256
+from dfard_pipeline.artifacts.torch_files import archive_kind
 from dfard_pipeline.checkpoint.loaded import LoadedModel, check_teacher, freeze, from_checkpoint
 from dfard_pipeline.checkpoint.pt2_archive import load_exported_program
 from dfard_pipeline.errors import CheckpointError, UsageError
 from dfard_pipeline.models import InputContract, create_model
 
 PREFIXES = ("module.", "model.")
-
-
-def _zip_names(path: Path) -> list[str]:
-    if not zipfile.is_zipfile(path):
-        return []
-    with zipfile.ZipFile(path) as archive:
-        return archive.namelist()
 
 
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -132,14 +125,12 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
     if not path.is_file():
         raise CheckpointError(f"teacher checkpoint not found: {path}")
     sha = file_sha256(path)
-    names = _zip_names(path)
-    fmt = None
-    if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
-        fmt, module = "torchscript", _load_torchscript(path)
-    elif path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or
-                                      "/models/" in n for n in names):
+    fmt = archive_kind(path)
+    if fmt == "torchscript":
+        module = _load_torchscript(path)
+    elif fmt == "torch_export":
         program = load_exported_program(path, trust=trust)
-        fmt, module = "torch_export", program.module()
+        module = program.module()
         input_shape = _export_input_shape(program, path) or input_shape
     else:
         try:
