@@ -14,16 +14,12 @@ from dfard_pipeline.errors import UsageError
 SYNTHETIC_DEFAULT_N = 512
 
 
-def _teacher(reference_path: Path, teacher: Path | None, trust: bool):
-    """The teacher: ``--teacher``, else the one the student records, read as distill read it (the
-    architecture of a plain state_dict, the input shape of a TorchScript file, as recorded)."""
-    from dfard_pipeline.artifacts.project_checkpoint import read_checkpoint
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+def _teacher(meta: dict, teacher: Path | None, trust: bool):
+    """The teacher: ``--teacher``, else the one the student records (its ``meta``), read as distill
+    read it (``teacher_hints``)."""
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher, teacher_hints
 
-    meta = read_checkpoint(reference_path).meta
-    shape = meta.get("teacher_input_shape")
-    hints = {"arch": meta.get("teacher_arch") if meta.get("teacher_format") == "state_dict" else None,
-             "input_shape": tuple(shape) if isinstance(shape, list) and len(shape) == 3 else None}
+    hints = teacher_hints(meta)
     if teacher is not None:
         return load_teacher(teacher, trust=trust, **hints)
     recorded = meta.get("teacher_path")
@@ -33,9 +29,10 @@ def _teacher(reference_path: Path, teacher: Path | None, trust: bool):
                      "(the student does not record a teacher that exists here)")
 
 
-def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Path | None,
+def load_verify_data(spec: str, n: int | None, reference_path: Path, reference_meta: dict, teacher: Path | None,
                      seed: int, trust_teacher: bool = False) -> tuple[LabelledSet, str | None]:
-    """The first ``n`` samples of the set (all when None), and a note for the report, if any."""
+    """The first ``n`` samples of the set (all when None), and a note for the report, if any.
+    ``reference_meta``: the loaded reference checkpoint's meta (which teacher, and how it was read)."""
     if n is not None and n < 1:
         raise UsageError(f"--n must be >= 1, got {n}")
     if spec != "synthetic":
@@ -48,7 +45,7 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, teacher: Pa
         raise UsageError(f"--data synthetic needs the distill run's generator beside the reference "
                          f"({generator_path} is missing)")
     generator = read_generator(generator_path)
-    teacher = _teacher(reference_path, teacher, trust_teacher)
+    teacher = _teacher(reference_meta, teacher, trust_teacher)
     x = torch.from_numpy(generator_samples(generator, n or SYNTHETIC_DEFAULT_N, seed + 3))
     with torch.no_grad():
         y = teacher.module(x).argmax(1)

@@ -97,14 +97,13 @@ def write_run_report(ctx) -> list[Path]:
     from dfard_pipeline.artifacts.generator_file import generator_samples, read_generator
     from dfard_pipeline.backends import open_runner
     from dfard_pipeline.checkpoint.loaded import load_project_model
-    from dfard_pipeline.checkpoint.teacher_loader import load_teacher
+    from dfard_pipeline.checkpoint.teacher_loader import load_teacher, teacher_hints
     from dfard_pipeline.data import load_dataset
     from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 
     config, d = ctx.config, ctx.distill_dir
-    teacher = load_teacher(ctx.teacher_path, arch=config.teacher.checkpoint_arch, trust=ctx.trust_teacher,
-                           input_shape=config.teacher.input_shape)
     student = load_project_model(d / STUDENT_FILE, kind="student")
+    teacher = load_teacher(ctx.teacher_path, trust=ctx.trust_teacher, **teacher_hints(student.checkpoint.meta))
     eps = float(student.eps or config.distill.eps)
     eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
     doc = Document(f"dfard-pipeline run: {ctx.folder.name}")

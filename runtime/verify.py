@@ -161,8 +161,8 @@ def verify_inputs(request: VerifyRequest, profile, manifest) -> VerifyInputs:
     reference_path = _reference_path(request, manifest)
     reference = load_project_model(reference_path)
     eps = request_eps(request, reference, manifest)
-    data, data_note = load_verify_data(request.data, request.n, reference_path, request.teacher, request.seed,
-                                       trust_teacher=request.trust_teacher)
+    data, data_note = load_verify_data(request.data, request.n, reference_path, reference.checkpoint.meta,
+                                       request.teacher, request.seed, trust_teacher=request.trust_teacher)
     return VerifyInputs(manifest, manifest.precision, reference_path, reference, eps, data, data_note)
 
 

@@ -185,3 +185,11 @@ def _load_torchscript(path: Path) -> nn.Module:
 def _script_methods(module):
     forward = getattr(module, "forward", None)
     return [forward] if forward is not None and hasattr(forward, "inlined_graph") else []
+
+
+def teacher_hints(student_meta: dict) -> dict:
+    """How distill read the teacher a student records in its ``meta``, as ``load_teacher``'s keyword
+    arguments: the architecture of a plain state_dict, and the input shape (used by formats without one)."""
+    shape = student_meta.get("teacher_input_shape")
+    return {"arch": student_meta.get("teacher_arch") if student_meta.get("teacher_format") == "state_dict" else None,
+            "input_shape": tuple(shape) if isinstance(shape, list) and len(shape) == 3 else None}
