@@ -120,11 +120,12 @@ class RunManifest:
         record = self.stage(name)
         if record.status != "done" or record.fingerprint != stage_fingerprint:
             return False
-        for rel, digest in record.outputs.items():
-            path = self.folder / rel
-            if not path.is_file() or file_sha256(path) != digest:
-                return False
-        return True
+        return all(self.output_intact(rel, digest) for rel, digest in record.outputs.items())
+
+    def output_intact(self, rel: str, digest: str) -> bool:
+        """The output ``rel`` (relative to the run folder) is still there with the content recorded."""
+        path = self.folder / rel
+        return path.is_file() and file_sha256(path) == digest
 
     def start(self, name: str, stage_fingerprint: str, inputs: dict) -> None:
         from dfard_pipeline.artifacts.export_manifest import export_versions

@@ -48,7 +48,6 @@ def _check_upstream(ctx: steps.RunContext, stage: steps.Stage) -> None:
 def _verdict(manifest: RunManifest) -> bool:
     """Every verify.json the verify stage wrote passed: read from those files (checked against the
     sha256 run.json records for them), never from a flag in run.json that anyone can edit."""
-    from dfard_pipeline.artifacts.provenance import file_sha256
     from dfard_pipeline.artifacts.verify_result import read_verify_result
     from dfard_pipeline.errors import CheckpointError
 
@@ -57,7 +56,7 @@ def _verdict(manifest: RunManifest) -> bool:
         if not rel.endswith("verify.json"):
             continue
         path = manifest.folder / rel
-        if not path.is_file() or file_sha256(path) != digest:
+        if not manifest.output_intact(rel, digest):
             raise UsageError(f"{path} changed or vanished since verify wrote it; re-run it with --from verify")
         try:
             passed = passed and read_verify_result(path).gates_passed
