@@ -43,9 +43,7 @@ def _tensorrt_environment() -> None:
     try:
         import_tensorrt()
         cuda_device_info()
-    except ToolchainMissing:
-        raise
-    except UsageError as exc:
+    except UsageError as exc:  # its refusals, as the one kind run skips a target on
         raise ToolchainMissing(str(exc)) from None
 
 
