@@ -3,8 +3,9 @@ Adversarial Attacks", ICLR 2018).
 
 Inputs and outputs are (N, C, H, W) float tensors in [0, 1]; ``eps`` and ``step_size`` are in the
 same pixel units. Written here rather than taken from torchattacks because the distillation hot
-loop needs a custom loss (KL to the teacher's soft labels), a seeded random start and no
-model.eval()/train() side effects; torchattacks stays the reference in the tests.
+loop needs a custom loss (KL to the teacher's soft labels), a seeded random start, no
+model.eval()/train() side effects and a loop that a CUDA graph can capture (``graphed_pgd.py``);
+torchattacks stays the reference in the tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,34 @@ from dfard_pipeline.attacks.losses import cross_entropy
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def start_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The random start's uniform draw in [0, 1), shaped like ``x`` and on its device. Drawn on the
+    CPU so a seeded run gives the same start on any device."""
+    noise = torch.rand(x.shape, generator=generator, device="cpu", dtype=torch.float32)
+    return noise.to(x.device, x.dtype)
+
+
+def noisy_start(x: torch.Tensor, noise: torch.Tensor, eps: float) -> torch.Tensor:
+    """``x`` moved uniformly inside its eps-ball (``noise`` from ``start_noise``), kept in [0, 1]."""
+    return (x + (noise * 2 - 1) * eps).clamp_(0.0, 1.0)
+
+
+def pgd_steps(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, x_adv: torch.Tensor,
+              target: torch.Tensor, *, eps: float, step_size: float, steps: int, loss_fn: LossFn) -> torch.Tensor:
+    """``steps`` signed-gradient ascent steps from ``x_adv``, each projected onto the eps-ball of
+    ``x`` intersected with [0, 1]. No host sync and no data-dependent control flow, so a CUDA graph
+    can capture it. Returns a detached tensor."""
+    # One clamp against the intersected box equals clamping to the ball, then to [0, 1] (x is in [0, 1]).
+    low, high = (x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)
+    for _ in range(steps):
+        x_adv = x_adv.detach().requires_grad_(True)
+        loss = loss_fn(model(x_adv).float(), target)
+        (grad,) = torch.autograd.grad(loss, x_adv)
+        with torch.no_grad():
+            x_adv = torch.clamp(torch.add(x_adv, grad.sign(), alpha=step_size), low, high)
+    return x_adv.detach()
+
+
 def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, target: torch.Tensor, *,
         eps: float, step_size: float | None = None, steps: int = 20, random_start: bool = True,
         loss_fn: LossFn = cross_entropy, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -28,16 +57,5 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, target: 
     """
     step_size = eps / 4 if step_size is None else step_size
     x = x.detach()
-    if random_start:
-        noise = torch.rand(x.shape, generator=generator, device="cpu", dtype=torch.float32)
-        x_adv = (x + (noise.to(x.device, x.dtype) * 2 - 1) * eps).clamp_(0.0, 1.0)
-    else:
-        x_adv = x.clone()
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        loss = loss_fn(model(x_adv).float(), target)
-        (grad,) = torch.autograd.grad(loss, x_adv)
-        with torch.no_grad():
-            x_adv = x_adv + step_size * grad.sign()
-            x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp_(0.0, 1.0)
-    return x_adv.detach()
+    x_adv = noisy_start(x, start_noise(x, generator), eps) if random_start else x.clone()
+    return pgd_steps(model, x, x_adv, target, eps=eps, step_size=step_size, steps=steps, loss_fn=loss_fn)
