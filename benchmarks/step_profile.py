@@ -7,9 +7,11 @@ peak memory, and host syncs per step (reads of device values, ``pipeline/profili
     python benchmarks/step_profile.py --device cuda --json benchmarks/results/step_profile_h200.json
 
 Variants (``--variants``) switch one choice at a time, measured against the default in the same run:
-``default`` (the attacks on the folded-BatchNorm student), ``no_fold`` and ``deterministic``
-(distill.deterministic: the cost of bit-exact runs). The first H200 run (step_profile_h200.md) also
-measured fused optimizers and cuDNN autotuning; neither helped, and both were removed.
+``default`` (the attacks on the folded-BatchNorm student), ``no_fold``, ``deterministic``
+(distill.deterministic: the cost of bit-exact runs) and ``cuda_graphs`` (distill.cuda_graphs: the
+student step's PGD replayed from a CUDA graph; FLOPs are counted on its eager twin). The first H200
+run (step_profile_h200.md) also measured fused optimizers and cuDNN autotuning; neither helped, and
+both were removed.
 
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
 wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
@@ -47,6 +49,7 @@ VARIANTS = {
     "default": {},
     "no_fold": {"fold_batchnorm": False},
     "deterministic": {"deterministic": True},
+    "cuda_graphs": {"cuda_graphs": True},
 }
 
 
@@ -94,10 +97,15 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         for _ in range(warmup):
             fn()
         host = optimizer_steps(trainer.opt_student, trainer.opt_generator)
-        with HostSyncCounter(device_type="cuda" if device.type == "cuda" else None, exclude=host) as reads:
+        with HostSyncCounter(device_type="cuda" if device.type == "cuda" else None, exclude=host) as reads, \
+                FlopCounter() as dispatched:
             fn()
-        with FlopCounter() as flops:
-            fn()
+        graphed, ctx.graphed_pgd = ctx.graphed_pgd, None  # a graph's replay dispatches no op to count
+        try:
+            with FlopCounter() as flops:
+                fn()
+        finally:
+            ctx.graphed_pgd = graphed
         sync()
         start = time.perf_counter()
         for _ in range(steps):
@@ -109,6 +117,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"{kind}_tflop_per_step"] = total / 1e12
         out[f"{kind}_achieved_tflops"] = total / seconds / 1e12
         out[f"host_syncs_per_{kind}_step"] = reads.count
+        out[f"ops_per_{kind}_step"] = dispatched.ops  # launched from Python: a graph's replay counts none
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
     restore_flags()
@@ -184,17 +193,21 @@ def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
-             "peak memory MiB |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "ops / student step | peak memory MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in _medians(result["rows"]):
         lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | "
                      f"{r['generator_steps_per_s']:.2f} | {r['student_tflop_per_step']:.4f} | "
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
-                     f"{r['host_syncs_per_generator_step']} | {r['peak_memory_mib']:.0f} |")
+                     f"{r['host_syncs_per_generator_step']} | {r.get('ops_per_student_step', '')} | "
+                     f"{r['peak_memory_mib']:.0f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
               "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
-              "reads of device values (on the CPU: every read except the optimizers' host-side step counters)."]
+              "reads of device values (on the CPU: every read except the optimizers' host-side step counters); "
+              "ops are the operators a step dispatches from Python that do work on data (about one kernel "
+              "launch each on a GPU; a CUDA graph's replay counts none)."]
     return "\n".join(lines) + "\n"
 
 
