@@ -7,13 +7,14 @@
 # there with --no-deps; torchattacks, which some tests compare against, is installed from .whl/ when
 # that folder holds its wheel). In order, each part under its own time limit so one stuck part leaves
 # the others' results:
-#   1. the same-seed test with distill.deterministic on, on CUDA;
-#   2. benchmarks/step_profile.py --device cuda: the three pairs, fp32 and bf16, each speed choice
-#      switched off in turn against the default (benchmarks/results/step_profile_<card>.{json,md});
+#   1. the same-seed test with distill.deterministic on, and the CUDA-graph PGD tests, on CUDA;
+#   2. benchmarks/step_profile.py --device cuda: the three pairs, the default against distill.cuda_graphs
+#      (benchmarks/results/step_profile_<card>_<date>.{json,md});
 #   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times, verify's thread choice and phases);
 #   4. benchmarks/verify_threads.py on that run: verify's thread pools on this many-core host;
 #   5. the test suite (without the slow marker) on CUDA, 8 workers.
-# Results: benchmarks/results/step_profile_<card>.*, gpu_session_<card>.md, and copies under $OUT.
+# Results: benchmarks/results/step_profile_<card>_<date>.*, gpu_session_<card>_<date>.md,
+# verify_threads_<card>_<date>.*, and copies under $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-$(mktemp -d)}
@@ -28,8 +29,9 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH=/tmp/site
 fi
 card=$(python3 -c "import re, torch; n = torch.cuda.get_device_name(0); print((re.findall(r'[A-Z]\d{2,4}', n) or ['gpu'])[0].lower())")
-summary="benchmarks/results/gpu_session_${card}.md"
-profile="benchmarks/results/step_profile_${card}.json"
+tag="${card}_$(date -u +%Y-%m-%d)"  # one file set per session: earlier sessions' results stay as they are
+summary="benchmarks/results/gpu_session_${tag}.md"
+profile="benchmarks/results/step_profile_${tag}.json"
 rm -f "$profile" "${profile%.json}.md"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$LOGS/gpu.txt" 2>&1
 python3 - >>"$LOGS/gpu.txt" <<'EOF'
@@ -64,26 +66,26 @@ part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $LOGS/NAM
     cp "$profile" "${profile%.json}.md" "$OUT/" 2>/dev/null
 }
 
-[[ ${SKIP_DETERMINISM:-} ]] || part determinism 45 python3 -m pytest -q -p no:cacheprovider \
-    "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py
+[[ ${SKIP_DETERMINISM:-} ]] || part determinism 60 python3 -m pytest -q -p no:cacheprovider \
+    "tests/distill/test_run.py::test_same_seed_same_student_and_other_seed_differs" tests/test_device.py \
+    tests/attacks/test_graphed_pgd.py "tests/distill/test_run.py::test_cuda_graphs_train_the_eager_student"
 
 part profile_resnet18_bf16 110 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --precisions bf16 --variants default no_fold deterministic \
-    --json "$profile" --append
+    --precisions bf16 --variants default cuda_graphs --repeat 2 --json "$profile" --append
 part profile_resnet18_fp32 45 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --precisions fp32 --variants default no_fold --json "$profile" --append
+    --precisions fp32 --variants default cuda_graphs --json "$profile" --append
 part profile_mobilenet 50 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" --precisions bf16 \
-    --variants default --json "$profile" --append
+    --variants default cuda_graphs --json "$profile" --append
 part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs digits \
-    --variants default no_fold --json "$profile" --append
+    --variants default cuda_graphs --json "$profile" --append
 
 rm -rf /tmp/digits_run
 part digits_run 150 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
 tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
 # verify's thread pools on the many-core host: spinning vs sleeping, 1..all threads (#15's verify goal)
 part verify_threads 90 python3 benchmarks/verify_threads.py --run /tmp/digits_run --repeat 1 \
-    --json "benchmarks/results/verify_threads_${card}.json"
-cp "benchmarks/results/verify_threads_${card}.md" "$OUT/" 2>/dev/null
+    --json "benchmarks/results/verify_threads_${tag}.json"
+cp "benchmarks/results/verify_threads_${tag}.md" "$OUT/" 2>/dev/null
 
 part tests 200 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark -n 8 --dist loadfile tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .

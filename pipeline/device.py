@@ -103,6 +103,11 @@ def set_deterministic(enabled: bool) -> Callable[[], None]:
     return restore
 
 
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The dtype autocast runs matrix products in for ``precision`` (None for fp32: no autocast)."""
+    return _DTYPES.get(precision)
+
+
 def autocast(device: torch.device, precision: str):
     """Mixed-precision context for forward passes: bf16 on CPU or CUDA, fp16 on CUDA only."""
     check_precision(device, precision)

@@ -152,6 +152,10 @@ class DistillConfig:
     # the same function with fewer passes (models/folded_bn.py); measured on an H200, the paper-scale
     # student step 1.2x (bf16) and 1.4x (fp32) faster (benchmarks/results/step_profile_h200.md)
     fold_batchnorm: bool = True
+    # CUDA only: the student step's PGD is captured once as a CUDA graph and replayed, one launch instead
+    # of hundreds per attack (attacks/graphed_pgd.py). Off until a GPU measurement shows it pays
+    # (benchmarks/step_profile.py --variants cuda_graphs); ignored on a CPU.
+    cuda_graphs: bool = False
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 

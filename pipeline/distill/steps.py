@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.attacks.losses import kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import DistillConfig
@@ -43,6 +44,7 @@ class StepContext:
     dist: DistContext
     rng: torch.Generator
     bn_prior: bool = True  # the bn generator term is used (False: measured for health only)
+    graphed_pgd: GraphedPGD | None = None  # distill.cuda_graphs: the student step's PGD, replayed
 
 
 def eval_student(ctx: StepContext) -> nn.Module:
@@ -180,9 +182,12 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
         inner_tau = tau if cfg.ita_scope == "all" else 1.0
-        x_adv = pgd(attacked, x, ctx.student_loss.inner_target(teacher_logits, inner_tau), eps=cfg.eps,
-                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
-                    loss_fn=ctx.student_loss.inner_loss, generator=ctx.rng)
+        target = ctx.student_loss.inner_target(teacher_logits, inner_tau)
+        if ctx.graphed_pgd is not None:  # the same attack on `attacked`, replayed from a CUDA graph
+            x_adv = ctx.graphed_pgd(x, target, ctx.rng)
+        else:
+            x_adv = pgd(attacked, x, target, eps=cfg.eps, step_size=cfg.attack_step_size, steps=cfg.attack_steps,
+                        loss_fn=ctx.student_loss.inner_loss, generator=ctx.rng)
     ctx.student_train.train()
     with autocast(ctx.device, cfg.precision):
         # One forward over [x_adv; x]: DDP needs exactly one forward per backward.

@@ -18,8 +18,9 @@ from torch import nn
 
 from dfard_pipeline.artifacts.torch_files import load_error
 from dfard_pipeline.atomic import save_torch_atomic
+from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.config.schema import DistillConfig
-from dfard_pipeline.device import memory_format
+from dfard_pipeline.device import autocast_dtype, memory_format
 from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.memory_bank import MemoryBank
@@ -94,9 +95,14 @@ class DistillTrainer:
         # Each rank draws different z, targets and PGD starts; the seed fixes all of them.
         rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
         attack_student = FoldedEval.of(student) if cfg.fold_batchnorm else student
+        student_loss = STUDENT_LOSSES.get(cfg.student_loss)
+        graphed_pgd = None
+        if cfg.cuda_graphs and device.type == "cuda":
+            graphed_pgd = GraphedPGD(attack_student, eps=cfg.eps, step_size=cfg.attack_step_size,
+                                     steps=cfg.attack_steps, loss_fn=student_loss.inner_loss,
+                                     autocast_dtype=autocast_dtype(cfg.precision))
         self.ctx = StepContext(cfg, teacher, student, attack_student, student_train, generator, generator_train,
-                               bn_stats, STUDENT_LOSSES.get(cfg.student_loss), num_classes,
-                               device, dist, rng, bn_prior)
+                               bn_stats, student_loss, num_classes, device, dist, rng, bn_prior, graphed_pgd)
         # PyTorch's default foreach updates: fused ones measured no faster on an H200 (step_profile_h200.md)
         if cfg.student_optimizer == "adam":
             self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4)

@@ -80,6 +80,30 @@ def test_both_memory_formats_train_the_same_student_up_to_rounding(tmp_path, tea
             torch.testing.assert_close(a[key], b[key], rtol=0.05, atol=0.05, msg=key)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))])
+def test_cuda_graphs_train_the_eager_student(tmp_path, teacher_path, device, monkeypatch):
+    """distill.cuda_graphs replays the student step's PGD: on CUDA the same student up to rounding;
+    on a CPU, where it does not apply, the same student bit for bit."""
+    from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
+
+    replays = []
+    original = GraphedPGD.__call__
+    monkeypatch.setattr(GraphedPGD, "__call__", lambda self, *a: replays.append(1) or original(self, *a))
+    states = {}
+    for graphs in (False, True):
+        config = tiny(**{"distill.device": device, "distill.cuda_graphs": graphs})
+        run_distill(config, str(teacher_path), tmp_path / str(graphs), quiet=True)
+        states[graphs] = student_state(tmp_path / str(graphs))
+    eager, graphed = states[False], states[True]
+    assert len(replays) == (0 if device == "cpu" else 2 * 2)  # epochs x student steps
+    for key in eager:
+        if device == "cpu":
+            assert torch.equal(eager[key], graphed[key]), key
+        elif eager[key].is_floating_point():
+            torch.testing.assert_close(eager[key], graphed[key], rtol=0.05, atol=0.05, msg=key)
+
+
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch, ema):
     config = tiny(**{"distill.student_ema": ema})
