@@ -65,16 +65,17 @@ def precision_warning(device: torch.device, precision: str, flags: set[str] | No
 
 def memory_format(device: torch.device, choice: str, flags: set[str] | None = None) -> torch.memory_format:
     """The layout of the weights and activations of models being trained (teacher stage, distill).
-    ``auto`` picks channels_last on CUDA (cuDNN's fast path) and on AVX-512 CPUs, where oneDNN's
-    NHWC kernels made the distill student step 1.2-1.5x faster in fp32 and more in bf16
-    (benchmarks/results/throughput.md) and the digits teacher 1.4x; on other CPUs (only AVX2
-    measured, in NCHW) it stays contiguous."""
+    ``auto`` picks channels_last on CUDA (cuDNN's fast path) and on x86 CPUs with AVX2 or AVX-512,
+    where oneDNN's NHWC kernels were faster on both kinds measured: on an AVX-512 Xeon the distill
+    student step 1.2-1.5x in fp32 (benchmarks/results/throughput.md) and the digits teacher 1.4x; on
+    an AVX2-only EPYC the whole digits distill 1.2x (benchmarks/results/ablation_avx2_*.md) and the
+    digits teacher 1.25x. Other CPUs (none measured) stay contiguous."""
     if choice != "auto":
         return torch.channels_last if choice == "channels_last" else torch.contiguous_format
     if device.type == "cuda":
         return torch.channels_last
     flags = cpu_flags() if flags is None else flags
-    return torch.channels_last if flags and "avx512f" in flags else torch.contiguous_format
+    return torch.channels_last if flags and flags & {"avx2", "avx512f"} else torch.contiguous_format
 
 
 def set_deterministic(enabled: bool) -> Callable[[], None]:

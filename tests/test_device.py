@@ -22,9 +22,11 @@ def test_bf16_warning_only_on_a_cpu_without_native_bf16():
     assert precision_warning(torch.device("cuda"), "bf16", flags={"avx2"}) is None
 
 
-def test_memory_format_auto_is_channels_last_on_cuda_and_avx512_only():
+def test_memory_format_auto_is_channels_last_on_cuda_and_measured_x86_cpus_only():
     assert memory_format(CPU, "auto", flags={"avx2", "avx512f"}) == torch.channels_last
-    assert memory_format(CPU, "auto", flags={"avx2"}) == torch.contiguous_format
+    assert memory_format(CPU, "auto", flags={"avx", "avx2"}) == torch.channels_last
+    assert memory_format(CPU, "auto", flags={"sse", "avx"}) == torch.contiguous_format
+    assert memory_format(CPU, "auto", flags={"fp", "asimd"}) == torch.contiguous_format  # an ARM CPU
     assert memory_format(CPU, "auto", flags=set()) == torch.contiguous_format
     assert memory_format(torch.device("cuda"), "auto", flags={"avx2"}) == torch.channels_last
     assert memory_format(CPU, "channels_last", flags={"avx2"}) == torch.channels_last

@@ -146,7 +146,7 @@ class DistillConfig:
     memory_bank_batches: int = 40  # one batch added per epoch; 0 disables the bank
     device: Device = "auto"
     precision: Precision = "fp32"
-    memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX-512 CPUs (device.py)
+    memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX2/AVX-512 CPUs (device.py)
     deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
     # the attacks differentiate the eval-mode student with each Conv->BatchNorm folded into one conv:
     # the same function with fewer passes (models/folded_bn.py); measured on an H200, the paper-scale
