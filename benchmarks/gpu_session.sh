@@ -20,6 +20,7 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 LOGS=$(mktemp -d)  # packed into $OUT/logs.tar.gz at the end (only a few files come back from $OUT)
 cd "$(dirname "$0")/.."
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
