@@ -33,7 +33,8 @@ class StepContext:
     cfg: DistillConfig
     teacher: nn.Module
     student: nn.Module  # the raw student
-    attack_student: nn.Module  # its eval-mode forward for input gradients (folded BN or the student itself)
+    attack_student: nn.Module  # its eval-mode forward for input gradients (folded BN or the student itself);
+    # always called under autocast(device, cfg.precision): its folded weights may be kept in that dtype
     student_train: nn.Module  # what the student step calls (DDP wrapper or the raw student)
     generator: Generator  # raw generator (sampling)
     generator_train: nn.Module  # DDP wrapper or the raw generator

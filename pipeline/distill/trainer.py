@@ -94,7 +94,9 @@ class DistillTrainer:
             generator_train = DDP(generator, device_ids=ids)
         # Each rank draws different z, targets and PGD starts; the seed fixes all of them.
         rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
-        attack_student = FoldedEval.of(student) if cfg.fold_batchnorm else student
+        # every call of the attack student runs under the step's autocast: its folded weights are kept in that dtype
+        attack_student = (FoldedEval.of(student, dtype=autocast_dtype(cfg.precision)) if cfg.fold_batchnorm
+                          else student)
         student_loss = STUDENT_LOSSES.get(cfg.student_loss)
         graphed_pgd = None
         if cfg.cuda_graphs and device.type == "cuda":

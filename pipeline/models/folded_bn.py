@@ -33,8 +33,12 @@ class FoldedEval(nn.Module):
         return len(self._pairs)
 
     @classmethod
-    def of(cls, model: nn.Module) -> nn.Module:
-        """The folded forward of ``model``, or ``model`` itself when it has no pair or cannot be traced."""
+    def of(cls, model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
+        """The folded forward of ``model``, or ``model`` itself when it has no pair or cannot be traced.
+
+        ``dtype``: the autocast dtype the caller always runs it under (bf16, fp16). The folded
+        weights are then kept in it, rounded once per ``refresh`` exactly as autocast would round
+        them at every call: the same outputs, without a cast kernel per convolution per call."""
         try:
             graph = torch.fx.symbolic_trace(model)
         except Exception:  # noqa: BLE001 - data-dependent control flow: attack the model as it is
@@ -53,6 +57,8 @@ class FoldedEval(nn.Module):
             if folded.bias is None:
                 folded.bias = nn.Parameter(torch.zeros(conv.out_channels, device=conv.weight.device,
                                                        dtype=conv.weight.dtype), requires_grad=False)
+            if dtype is not None:
+                folded.to(dtype)
             name = f"folded_{len(pairs)}"
             graph.add_submodule(name, folded)
             conv_node.target = name

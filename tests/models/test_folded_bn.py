@@ -69,3 +69,34 @@ def test_models_without_pairs_or_not_traceable_are_returned_as_they_are():
 
     for model in (plain, Branchy()):
         assert FoldedEval.of(model) is model
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_weights_kept_in_the_autocast_dtype_give_the_same_bits_with_fewer_ops(layout):
+    """Autocast rounds fp32 folded weights to bf16 at every call; rounding them once at refresh is the
+    same rounding, so outputs and input gradients agree bit for bit, without the cast kernels."""
+    from dfard_pipeline.profiling import FlopCounter
+
+    torch.manual_seed(0)
+    model = _with_random_statistics(create_model("resnet18", in_chans=3, image_size=32), (3, 32, 32))
+    model.to(memory_format=layout)
+    fp32_weights, bf16_weights = FoldedEval.of(model), FoldedEval.of(model, dtype=torch.bfloat16)
+    x = torch.rand(4, 3, 32, 32).to(memory_format=layout)
+    results = []
+    for folded in (fp32_weights, bf16_weights):
+        with FlopCounter() as counted:
+            probe = x.clone().requires_grad_(True)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = folded(probe)
+            (grad,) = torch.autograd.grad(out.float().square().sum(), probe)
+        results.append((out, grad, counted.ops))
+    (out_a, grad_a, ops_a), (out_b, grad_b, ops_b) = results
+    assert torch.equal(out_a, out_b) and torch.equal(grad_a, grad_b)
+    assert ops_b <= ops_a - fp32_weights.folded_pairs  # at least one cast per folded conv saved
+    with torch.no_grad():  # refresh rounds the updated weights the same way
+        for p in model.parameters():
+            p.mul_(0.9)
+    fp32_weights.refresh()
+    bf16_weights.refresh()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(fp32_weights(x), bf16_weights(x))
