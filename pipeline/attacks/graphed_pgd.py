@@ -63,14 +63,11 @@ class GraphedPGD:
         captured.graph.replay()
         return captured.out.clone()
 
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        # No weight-cast cache: every replay must cast the weights as they are then.
-        return torch.autocast("cuda", dtype=self.autocast_dtype, cache_enabled=False)
-
     def _attack(self, x: torch.Tensor, target: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
+        """What the graph captures (and, for the tests, what runs eagerly on any device)."""
+        autocast = contextlib.nullcontext() if self.autocast_dtype is None else torch.autocast(
+            x.device.type, dtype=self.autocast_dtype, cache_enabled=False)  # no cache: casts happen at every replay
+        with autocast:
             return pgd_steps(self.model, x, noisy_start(x, noise, self.eps), target, eps=self.eps,
                              step_size=self.step_size, steps=self.steps, loss_fn=self.loss_fn)
 

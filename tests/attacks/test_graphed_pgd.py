@@ -22,6 +22,45 @@ def test_refuses_cpu_tensors():
         GraphedPGD(model, **ATTACK)(torch.rand(2, 3, 2, 2), torch.softmax(torch.randn(2, 10), 1), None)
 
 
+# ops that read a device value on the host or size their output by the data: not capturable
+_SYNCING = {"_local_scalar_dense", "item", "nonzero", "masked_select", "unique", "_unique2", "bincount",
+            "repeat_interleave"}
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+@pytest.mark.parametrize("loss", ["kl", "ce"])
+def test_the_captured_body_is_eager_pgd_and_never_syncs(dtype, loss):
+    """The attack a graph captures, run eagerly on the CPU: the same bits as ``pgd`` under the
+    step's autocast for the same start, and no op that waits for the device or sizes by data."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from dfard_pipeline.attacks.losses import cross_entropy
+    from dfard_pipeline.attacks.pgd import start_noise
+
+    torch.manual_seed(0)
+    folded = FoldedEval.of(create_model("digits_cnn_student").eval(), dtype=dtype)
+    x = torch.rand(4, 1, 8, 8)
+    attack = {**ATTACK, "steps": 2}
+    if loss == "ce":
+        attack["loss_fn"], target = cross_entropy, torch.randint(0, 10, (4,))
+    else:
+        target = torch.softmax(torch.randn(4, 10), 1)
+    graphed = GraphedPGD(folded, **attack, autocast_dtype=dtype)
+    seen = set()
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.add(func._overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Ops():
+        body = graphed._attack(x, target, start_noise(x, torch.Generator().manual_seed(5)))
+    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        eager = pgd(folded, x, target, generator=torch.Generator().manual_seed(5), **attack)
+    assert torch.equal(body, eager)
+    assert "convolution" in seen and not seen & _SYNCING, seen & _SYNCING
+
+
 @pytest.fixture
 def deterministic():
     restore = set_deterministic(True)
