@@ -98,7 +98,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
             fn()
         host = optimizer_steps(trainer.opt_student, trainer.opt_generator)
         with HostSyncCounter(device_type="cuda" if device.type == "cuda" else None, exclude=host) as reads, \
-                FlopCounter() as dispatched:
+                FlopCounter() as dispatched, _attack_ops(ctx) as attack:
             fn()
         graphed, ctx.graphed_pgd = ctx.graphed_pgd, None  # a graph's replay dispatches no op to count
         try:
@@ -118,10 +118,43 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"{kind}_achieved_tflops"] = total / seconds / 1e12
         out[f"host_syncs_per_{kind}_step"] = reads.count
         out[f"ops_per_{kind}_step"] = dispatched.ops  # launched from Python: a graph's replay counts none
+        if kind == "student":
+            out["attack_ops_per_student_step"] = attack.ops  # of which the inner PGD's
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
     restore_flags()
     return out
+
+
+class _attack_ops:  # noqa: N801 - used as a context manager, like FlopCounter
+    """Counts the ops of the student step's inner PGD (eager ``pgd`` or the graphed replay)."""
+
+    def __init__(self, ctx):
+        self.ctx, self.ops = ctx, 0
+
+    def _counted(self, attack):
+        from dfard_pipeline.profiling import FlopCounter
+
+        def run(*args, **kwargs):
+            with FlopCounter() as inner:
+                out = attack(*args, **kwargs)
+            self.ops += inner.ops
+            return out
+        return run
+
+    def __enter__(self):
+        from dfard_pipeline.distill import steps
+
+        self._pgd, self._graphed = steps.pgd, self.ctx.graphed_pgd
+        steps.pgd = self._counted(steps.pgd)
+        if self._graphed is not None:
+            self.ctx.graphed_pgd = self._counted(self._graphed)
+        return self
+
+    def __exit__(self, *exc):
+        from dfard_pipeline.distill import steps
+
+        steps.pgd, self.ctx.graphed_pgd = self._pgd, self._graphed
 
 
 def main() -> None:
@@ -193,14 +226,15 @@ def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
-             "ops / student step | peak memory MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "ops / student step | of which PGD | peak memory MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in _medians(result["rows"]):
         lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | "
                      f"{r['generator_steps_per_s']:.2f} | {r['student_tflop_per_step']:.4f} | "
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
                      f"{r['host_syncs_per_generator_step']} | {r.get('ops_per_student_step', '')} | "
+                     f"{r.get('attack_ops_per_student_step', '')} | "
                      f"{r['peak_memory_mib']:.0f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
