@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from dfard_pipeline.artifacts.provenance import library_versions
-from dfard_pipeline.artifacts.torch_files import archive_kind, load_error, plain_state_dict
+from dfard_pipeline.artifacts.torch_files import archive_kind, holds_pickled_objects, load_error, plain_state_dict
 from dfard_pipeline.errors import CheckpointError, DfardError
 from dfard_pipeline.models import ZooModel, create_model
 from dfard_pipeline.models.contract import InputContract
@@ -138,9 +138,7 @@ def read_checkpoint(path: str | Path, kind: str | None = None) -> ProjectCheckpo
 
 def _what_else(path: Path, exc: Exception) -> str:
     """What a file ``torch.load(weights_only=True)`` refused is instead, without loading it further."""
-    import pickle
-
-    if isinstance(exc, pickle.UnpicklingError) and "global" in str(exc).lower():
+    if holds_pickled_objects(exc):
         return load_error(exc)
     kind = archive_kind(path)
     if kind is not None:

@@ -30,12 +30,18 @@ def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
 
-def load_error(exc: Exception) -> str:
-    """Why ``torch.load(weights_only=True)`` refused a file, in a few words for a one-line message."""
+def holds_pickled_objects(exc: Exception) -> bool:
+    """``torch.load(weights_only=True)`` refused the file because it names Python globals (a pickled
+    object, which runs code when loaded), not because its bytes are damaged."""
     import pickle
 
+    return isinstance(exc, pickle.UnpicklingError) and "global" in str(exc).lower()
+
+
+def load_error(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words for a one-line message."""
     text = str(exc)
-    if isinstance(exc, pickle.UnpicklingError) and "global" in text.lower():
+    if holds_pickled_objects(exc):
         return "it holds pickled Python objects, which run code when loaded"
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(exc).__name__}: {first}"[:200]

@@ -10,7 +10,6 @@ must have finite weights and give finite, deterministic ``(N, classes)`` logits.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from torch import nn
 
 from dfard_pipeline.artifacts.project_checkpoint import ProjectCheckpoint, is_project_checkpoint
 from dfard_pipeline.artifacts.provenance import file_sha256
-from dfard_pipeline.artifacts.torch_files import archive_kind
+from dfard_pipeline.artifacts.torch_files import archive_kind, holds_pickled_objects, load_error
 from dfard_pipeline.checkpoint.loaded import LoadedModel, check_teacher, freeze, from_checkpoint
 from dfard_pipeline.checkpoint.pt2_archive import load_exported_program
 from dfard_pipeline.errors import CheckpointError, UsageError
@@ -135,19 +134,15 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            if "global" not in str(exc).lower():  # garbage bytes, not a pickled object
-                raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
-                                      f"({str(exc).splitlines()[0]})") from None
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+            if not holds_pickled_objects(exc):  # garbage bytes, not a pickled object
+                raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({load_error(exc)})") from None
             if not trust:
                 raise CheckpointError(
                     f"{path} is a pickled Python object (e.g. a whole model), which can run "
                     "arbitrary code when loaded; re-save it as a state_dict, or pass "
                     "--trust-checkpoint if you trust its source") from None
             obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         if is_project_checkpoint(obj):
             return from_checkpoint(ProjectCheckpoint.from_payload(obj, path), sha, path)
         if isinstance(obj, nn.Module):
