@@ -15,6 +15,8 @@
 #   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times, verify's thread choice and phases);
 #   4. benchmarks/verify_threads.py on that run: verify's thread pools on this many-core host;
 #   5. the mobilenet_v2 pair, then the test suite (without the slow marker) on CUDA, with what time is left.
+# PARTS="cuda_tests digits_run ..." runs only the parts named (a lease split into two calls); a later
+# call of the same day appends to the same files where the earlier call's results are in the tree.
 # Results: benchmarks/results/step_profile_<card>_<date>.*, gpu_session_<card>_<date>.md,
 # verify_threads_<card>_<date>.*, and copies under $OUT.
 set -uo pipefail
@@ -35,26 +37,26 @@ card=$(python3 -c "import re, torch; n = torch.cuda.get_device_name(0); print((r
 tag="${card}_$(date -u +%Y-%m-%d)"  # one file set per session: earlier sessions' results stay as they are
 summary="benchmarks/results/gpu_session_${tag}.md"
 profile="benchmarks/results/step_profile_${tag}.json"
-rm -f "$profile" "${profile%.json}.md"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$LOGS/gpu.txt" 2>&1
 python3 - >>"$LOGS/gpu.txt" <<'EOF'
 import os, torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
       "device", torch.cuda.get_device_name(0), "cpus", os.cpu_count(), "affinity", len(os.sched_getaffinity(0)))
 EOF
+[[ -e $summary ]] || printf '# GPU session: %s\n' "$card" >"$summary"
 {
-    echo "# GPU session: ${card}"
     echo
-    echo "Command: \`bash benchmarks/gpu_session.sh\` ($(date -u +'%Y-%m-%d %H:%M UTC'))"
+    echo "Command: \`PARTS='${PARTS:-all}' bash benchmarks/gpu_session.sh\` ($(date -u +'%Y-%m-%d %H:%M UTC'))"
     echo
     echo '```'
     cat "$LOGS/gpu.txt"
     echo '```'
-} >"$summary"
+} >>"$summary"
 
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))  # the whole script ends by then: later parts get what is left
 part() {  # part NAME SECONDS COMMAND...: run it under a limit, log to $LOGS/NAME.log, record the outcome
     local name=$1 limit=$2; shift 2
+    [[ ${PARTS:-all} == all || " $PARTS " == *" $name "* ]] || return 0
     local left=$((DEADLINE - SECONDS))
     if ((left < 10)); then log "$name: skipped, no time left"; printf '\n## %s\n\nskipped: no time left\n' "$name" >>"$summary"; return; fi
     ((limit > left)) && limit=$left

@@ -120,10 +120,28 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"ops_per_{kind}_step"] = dispatched.ops  # launched from Python: a graph's replay counts none
         if kind == "student":
             out["attack_ops_per_student_step"] = attack.ops  # of which the inner PGD's
+        if device.type == "cuda":
+            out[f"gpu_busy_{kind}"] = _kernel_seconds(fn) / seconds
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
     restore_flags()
     return out
+
+
+def _kernel_seconds(fn) -> float | None:
+    """Seconds the GPU spends in kernels and copies during one ``fn()`` (torch.profiler, CUPTI). Over
+    the step's wall time: how busy the step keeps the GPU (the rest is launch gaps and host work)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    try:
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        return sum(a.self_device_time_total for a in prof.key_averages()) / 1e6
+    except Exception as error:  # noqa: BLE001 - a profiler failure loses this column, not the row
+        print(f"warning: device-time profile failed: {error}", file=sys.stderr)
+        return float("nan")
 
 
 class _attack_ops:  # noqa: N801 - used as a context manager, like FlopCounter
@@ -222,12 +240,16 @@ def _medians(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _percent(value) -> str:
+    return "" if value is None or value != value else f"{100 * value:.0f} %"
+
+
 def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
-             "ops / student step | of which PGD | peak memory MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "ops / student step | of which PGD | GPU busy (student) | peak memory MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in _medians(result["rows"]):
         lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | "
@@ -235,13 +257,15 @@ def render(result: dict) -> str:
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
                      f"{r['host_syncs_per_generator_step']} | {r.get('ops_per_student_step', '')} | "
                      f"{r.get('attack_ops_per_student_step', '')} | "
-                     f"{r['peak_memory_mib']:.0f} |")
+                     f"{_percent(r.get('gpu_busy_student'))} | {r['peak_memory_mib']:.0f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
               "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
               "reads of device values (on the CPU: every read except the optimizers' host-side step counters); "
               "ops are the operators a step dispatches from Python that do work on data (about one kernel "
-              "launch each on a GPU; a CUDA graph's replay counts none)."]
+              "launch each on a GPU; a CUDA graph's replay counts none); GPU busy is the device time of "
+              "one profiled student step's kernels and copies (torch.profiler) over the step's timed wall "
+              "time (CUDA only)."]
     return "\n".join(lines) + "\n"
 
 
