@@ -13,7 +13,8 @@
 #      the digits pair, the default against distill.cuda_graphs
 #      (benchmarks/results/step_profile_<card>_<date>.{json,md});
 #   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times, verify's thread choice and phases);
-#   4. benchmarks/verify_threads.py on that run: verify's thread pools on this many-core host;
+#   4. benchmarks/verify_cpus.py and verify_threads.py on that run: verify with 2 CPUs against all of
+#      this many-core host's, and its thread pools;
 #   5. the mobilenet_v2 pair, then the test suite (without the slow marker) on CUDA, with what time is left.
 # PARTS="cuda_tests digits_run ..." runs only the parts named (a lease split into two calls); a later
 # call of the same day appends to the same files where the earlier call's results are in the tree.
@@ -89,12 +90,16 @@ part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs 
 rm -rf /tmp/digits_run
 part digits_run 140 dfard-pipeline run configs/digits.yaml --out /tmp/digits_run
 tar -czf "$OUT/digits_run.tar.gz" --exclude="*.pt" --exclude="*.onnx" -C /tmp digits_run 2>/dev/null
-# verify's thread pools on the many-core host: spinning vs sleeping, 1..all threads (#15's verify goal)
+# verify on this many-core host with 2 CPUs allowed against all 16 (#15's verify goal), then the
+# thread-pool sweep behind verify's choice
+part verify_cpus 70 python3 benchmarks/verify_cpus.py --run /tmp/digits_run --repeat 2 \
+    --json "benchmarks/results/verify_cpus_${tag}.json"
+cp "benchmarks/results/verify_cpus_${tag}.md" "$OUT/" 2>/dev/null
 part verify_threads 80 python3 benchmarks/verify_threads.py --run /tmp/digits_run --repeat 1 \
     --json "benchmarks/results/verify_threads_${tag}.json"
 cp "benchmarks/results/verify_threads_${tag}.md" "$OUT/" 2>/dev/null
 
-part profile_mobilenet 50 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
+part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
     --precisions bf16 --variants default cuda_graphs --json "$profile" --append
 part tests 200 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .

@@ -121,27 +121,36 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         if kind == "student":
             out["attack_ops_per_student_step"] = attack.ops  # of which the inner PGD's
         if device.type == "cuda":
-            out[f"gpu_busy_{kind}"] = _kernel_seconds(fn) / seconds
+            busy, waits = _device_profile(fn)
+            out[f"gpu_busy_{kind}"] = busy / seconds
+            out[f"cuda_syncs_per_{kind}_step"] = waits
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
     restore_flags()
     return out
 
 
-def _kernel_seconds(fn) -> float | None:
-    """Seconds the GPU spends in kernels and copies during one ``fn()`` (torch.profiler, CUPTI). Over
-    the step's wall time: how busy the step keeps the GPU (the rest is launch gaps and host work)."""
+def _device_profile(fn) -> tuple[float, int]:
+    """One ``fn()`` under torch.profiler (CUPTI): the seconds the GPU spends in kernels, copies and
+    memsets (device-side events only, so nothing counts twice), and how many times the host waited for
+    the device (``cuda*Synchronize`` calls: reads of device values, and copies from ordinary host
+    memory, which PyTorch follows with a stream sync). NaN and -1 if the profiler fails."""
     import torch
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     try:
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             fn()
-            torch.cuda.synchronize()
-        return sum(a.self_device_time_total for a in prof.key_averages()) / 1e6
-    except Exception as error:  # noqa: BLE001 - a profiler failure loses this column, not the row
-        print(f"warning: device-time profile failed: {error}", file=sys.stderr)
-        return float("nan")
+            torch.cuda.synchronize()  # one cudaDeviceSynchronize of our own, not counted below
+        events = prof.events()
+        busy = sum(e.time_range.elapsed_us() for e in events if e.device_type == DeviceType.CUDA) / 1e6
+        waits = sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith("cuda")
+                    and e.name.endswith("Synchronize")) - 1
+        return busy, waits
+    except Exception as error:  # noqa: BLE001 - a profiler failure loses these columns, not the row
+        print(f"warning: device profile failed: {error}", file=sys.stderr)
+        return float("nan"), -1
 
 
 class _attack_ops:  # noqa: N801 - used as a context manager, like FlopCounter
@@ -248,8 +257,8 @@ def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
-             "ops / student step | of which PGD | GPU busy (student) | peak memory MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "ops / student step | of which PGD | GPU busy (student) | CUDA syncs / student step | peak memory MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in _medians(result["rows"]):
         lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | "
@@ -257,7 +266,8 @@ def render(result: dict) -> str:
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
                      f"{r['host_syncs_per_generator_step']} | {r.get('ops_per_student_step', '')} | "
                      f"{r.get('attack_ops_per_student_step', '')} | "
-                     f"{_percent(r.get('gpu_busy_student'))} | {r['peak_memory_mib']:.0f} |")
+                     f"{_percent(r.get('gpu_busy_student'))} | {r.get('cuda_syncs_per_student_step', '')} | "
+                     f"{r['peak_memory_mib']:.0f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
               "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
@@ -265,7 +275,8 @@ def render(result: dict) -> str:
               "ops are the operators a step dispatches from Python that do work on data (about one kernel "
               "launch each on a GPU; a CUDA graph's replay counts none); GPU busy is the device time of "
               "one profiled student step's kernels and copies (torch.profiler) over the step's timed wall "
-              "time (CUDA only)."]
+              "time, and CUDA syncs the times that step's host waited for the GPU (cuda*Synchronize calls, "
+              "which also follow copies from ordinary host memory; CUDA only)."]
     return "\n".join(lines) + "\n"
 
 

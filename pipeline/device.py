@@ -115,3 +115,15 @@ def autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
+
+
+def to_device(tensor: torch.Tensor, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``tensor.to(device, dtype)`` that does not wait for the GPU. A plain copy from ordinary host memory
+    to a CUDA device synchronises the host with the device first, which empties the queue of launched
+    work (distill draws its random numbers on the CPU, several times per step). Staged through pinned
+    memory, the copy is queued like a kernel; PyTorch's pinned-memory pool keeps the staging buffer until
+    the copy has run. Elsewhere, a plain ``to``."""
+    device = torch.device(device)
+    if device.type != "cuda" or tensor.device.type != "cpu":
+        return tensor.to(device, dtype)
+    return tensor.pin_memory().to(device, dtype, non_blocking=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 
 from dfard_pipeline.attacks.losses import cross_entropy
+from dfard_pipeline.device import to_device
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -23,7 +24,7 @@ def start_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
     """The random start's uniform draw in [0, 1), shaped like ``x`` and on its device. Drawn on the
     CPU so a seeded run gives the same start on any device."""
     noise = torch.rand(x.shape, generator=generator, device="cpu", dtype=torch.float32)
-    return noise.to(x.device, x.dtype)
+    return to_device(noise, x.device, x.dtype)
 
 
 def noisy_start(x: torch.Tensor, noise: torch.Tensor, eps: float) -> torch.Tensor:

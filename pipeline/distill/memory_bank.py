@@ -36,4 +36,5 @@ class MemoryBank:
         return {"batches": list(self.batches), "next": self._next}
 
     def load_state_dict(self, state: dict) -> None:
-        self.batches, self._next = list(state["batches"]), int(state["next"])
+        # kept on the host, as `add` keeps them (a checkpoint may be loaded onto the training device)
+        self.batches, self._next = [b.cpu() for b in state["batches"]], int(state["next"])

@@ -17,7 +17,7 @@ from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.attacks.losses import kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import DistillConfig
-from dfard_pipeline.device import autocast
+from dfard_pipeline.device import autocast, to_device
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
@@ -147,11 +147,12 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
         balance.update(magnitudes, None)
     weights = balance.weights()
     loss = sum(weights[k] * terms[k] for k in terms)
-    magnitudes["total"] = float(loss.detach())
+    total = loss.detach()
     optimizer.zero_grad(set_to_none=True)
     if balance.project_hardness:
         loss = _projected_surrogate(x, terms, weights)
     scaler.scale(loss).backward()
+    magnitudes["total"] = float(total)  # read once the backward is queued
     scaler.step(optimizer)
     scaler.update()
     return magnitudes
@@ -177,7 +178,7 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     from_bank = cfg.batch_size // 2 if len(bank) else 0
     x = synthesize(ctx, cfg.batch_size - from_bank)
     if from_bank:
-        x = torch.cat([x, bank.sample(from_bank, ctx.rng).to(ctx.device)])
+        x = torch.cat([x, to_device(bank.sample(from_bank, ctx.rng), ctx.device)])
     with torch.no_grad(), autocast(ctx.device, cfg.precision):
         teacher_logits = ctx.teacher(x).float()
     attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
@@ -196,10 +197,12 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
     loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
                                  tau_adv=1.0 if cfg.ita_scope == "clean" else tau)
-    value = float(loss.detach())  # the step's one host sync: checked before the update is applied
-    check_finite(value, f"{where}, student loss '{cfg.student_loss}'")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    # The step's one host sync, once the backward is queued (the GPU works through it meanwhile);
+    # checked before the update is applied.
+    value = float(loss.detach())
+    check_finite(value, f"{where}, student loss '{cfg.student_loss}'")
     scaler.step(optimizer)
     scaler.update()
     return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dfard_pipeline.device import to_device
 from dfard_pipeline.errors import UsageError
 
 
@@ -75,4 +76,4 @@ def sample_latent(batch: int, nz: int, num_classes: int, rng: torch.Generator,
     z = torch.randn(batch, nz, generator=rng)
     y = torch.arange(batch) % num_classes
     y = y[torch.randperm(batch, generator=rng)]
-    return z.to(device), y.to(device)
+    return to_device(z, device), to_device(y, device)

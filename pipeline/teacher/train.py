@@ -18,7 +18,7 @@ from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
-from dfard_pipeline.device import memory_format, resolve_device, set_deterministic
+from dfard_pipeline.device import memory_format, resolve_device, set_deterministic, to_device
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
@@ -39,7 +39,7 @@ def _adversarial_batch(model, x, y, cfg: TeacherConfig, generator) -> torch.Tens
         with torch.no_grad():
             clean_probs = F.softmax(model(x), dim=1)
         # TRADES starts from a small Gaussian perturbation (0.001 std), as in the reference code.
-        start = (x + 0.001 * torch.randn(x.shape, generator=generator).to(x.device)).clamp(0, 1)
+        start = (x + 0.001 * to_device(torch.randn(x.shape, generator=generator), x.device)).clamp(0, 1)
         x_adv = pgd(model, start, clean_probs, eps=cfg.eps, step_size=cfg.attack_step_size,
                     steps=cfg.attack_steps, random_start=False, loss_fn=kl_to_soft_target)
         x_adv = torch.min(torch.max(x_adv, x - cfg.eps), x + cfg.eps)
@@ -91,15 +91,17 @@ def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) 
         total, seen = 0.0, 0
         for i in range(steps_per_epoch):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x, y = train.x[idx].to(device), train.y[idx].to(device)
+            x, y = to_device(train.x[idx], device), to_device(train.y[idx], device)
             x_adv = _adversarial_batch(model, x, y, cfg, generator)
             loss = _loss(model, x, x_adv, y, cfg)
-            value = float(loss.detach())  # one host sync per step, which the running mean below needs anyway
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            # one host sync per step, which the running mean below needs anyway; read once the
+            # backward is queued, checked before the update is applied
+            value = float(loss.detach())
             if not math.isfinite(value):
                 raise ValidationError(f"teacher training diverged: non-finite loss ({value}) at epoch {epoch + 1}, "
                                       f"step {i + 1}; nothing was written (lower teacher.lr, or check the data)")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
             optimizer.step()
             schedule.step()
             total, seen = total + value * len(x), seen + len(x)
