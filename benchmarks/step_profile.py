@@ -8,8 +8,11 @@ peak memory, and host syncs per step (reads of device values, ``pipeline/profili
 
 Variants (``--variants``) switch one choice at a time, measured against the default in the same run:
 ``default`` (the attacks on the folded-BatchNorm student), ``no_fold``, ``deterministic``
-(distill.deterministic: the cost of bit-exact runs) and ``cuda_graphs`` (distill.cuda_graphs: the
-student step's PGD replayed from a CUDA graph; FLOPs are counted on its eager twin). The first H200
+(distill.deterministic: the cost of bit-exact runs), ``eager_pgd`` (distill.cuda_graphs off: the
+student step's PGD launched op by op instead of replayed from a CUDA graph; on a CPU the same as
+``default``) and ``cuda_graphs`` (on; the default since 2026-11-28, so results of that date and
+earlier compare ``default``, then graphs off, with ``cuda_graphs``). FLOPs of a graphed step are
+counted on its eager twin. The first H200
 run (step_profile_h200.md) also measured fused optimizers and cuDNN autotuning; neither helped, and
 both were removed.
 
@@ -49,7 +52,8 @@ VARIANTS = {
     "default": {},
     "no_fold": {"fold_batchnorm": False},
     "deterministic": {"deterministic": True},
-    "cuda_graphs": {"cuda_graphs": True},
+    "cuda_graphs": {"cuda_graphs": True},  # the default since 2026-11-28; kept to read earlier results
+    "eager_pgd": {"cuda_graphs": False},
 }
 
 

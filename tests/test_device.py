@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from dfard_pipeline.device import cpu_flags, cpuinfo_field, memory_format, precision_warning
+from dfard_pipeline.device import cpu_flags, cpuinfo_field, memory_format, precision_warning, to_device
 
 CPU = torch.device("cpu")
 
@@ -44,3 +45,24 @@ def test_deterministic_switch_sets_flags_and_restores_the_previous_ones(monkeypa
     finally:
         restore()
     assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
+def test_to_device_elsewhere_than_cuda_is_a_plain_to():
+    t = torch.arange(6.0)
+    out = to_device(t, torch.device("cpu"), torch.float64)
+    assert out.dtype == torch.float64 and torch.equal(out, t.double())
+    assert to_device(t, "cpu") is t  # nothing to move: the tensor itself, as .to gives it
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_to_device_queues_a_copy_that_a_later_change_of_the_source_does_not_reach():
+    busy = torch.randn(4096, 4096, device="cuda")
+    for _ in range(20):  # work queued ahead, so the copy is still pending when the source changes
+        busy = busy @ busy / 64
+    source = torch.randn(256, 3, 32, 32)
+    expected = source.clone()
+    out = to_device(source, "cuda", torch.bfloat16)
+    source.zero_()
+    torch.cuda.synchronize()
+    assert out.device.type == "cuda" and out.dtype == torch.bfloat16
+    assert torch.equal(out.cpu(), expected.to(torch.bfloat16))

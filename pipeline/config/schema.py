@@ -153,9 +153,9 @@ class DistillConfig:
     # student step 1.2x (bf16) and 1.4x (fp32) faster (benchmarks/results/step_profile_h200.md)
     fold_batchnorm: bool = True
     # CUDA only: the student step's PGD is captured once as a CUDA graph and replayed, one launch instead
-    # of hundreds per attack (attacks/graphed_pgd.py). Off until a GPU measurement shows it pays
-    # (benchmarks/step_profile.py --variants cuda_graphs); ignored on a CPU.
-    cuda_graphs: bool = False
+    # of over a thousand per attack (attacks/graphed_pgd.py). Measured on an H200, the paper-scale bf16
+    # student step 1.5x faster (benchmarks/results/step_profile_h200_2026-11-28*.md); ignored on a CPU.
+    cuda_graphs: bool = True
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
 
