@@ -138,23 +138,35 @@ def _device_profile(fn) -> tuple[float, int]:
     """One ``fn()`` under torch.profiler (CUPTI): the seconds the GPU spends in kernels, copies and
     memsets (device-side events only, so nothing counts twice), and how many times the host waited for
     the device (``cuda*Synchronize`` calls: reads of device values, and copies from ordinary host
-    memory, which PyTorch follows with a stream sync). NaN and -1 if the profiler fails."""
-    import torch
+    memory, which PyTorch follows with a stream sync). The profiler synchronises on its own when it
+    stops (and this function once more, so that every kernel is recorded): those waits are measured
+    on an empty profile and subtracted. NaN and -1 if the profiler fails."""
     from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
 
     try:
-        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-            fn()
-            torch.cuda.synchronize()  # one cudaDeviceSynchronize of our own, not counted below
-        events = prof.events()
+        events = _profiled(fn)
         busy = sum(e.time_range.elapsed_us() for e in events if e.device_type == DeviceType.CUDA) / 1e6
-        waits = sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith("cuda")
-                    and e.name.endswith("Synchronize")) - 1
-        return busy, waits
+        return busy, _waits(events) - _waits(_profiled(lambda: None))
     except Exception as error:  # noqa: BLE001 - a profiler failure loses these columns, not the row
         print(f"warning: device profile failed: {error}", file=sys.stderr)
         return float("nan"), -1
+
+
+def _profiled(fn):
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return prof.events()
+
+
+def _waits(events) -> int:
+    from torch.autograd import DeviceType
+
+    return sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith("cuda")
+               and e.name.endswith("Synchronize"))
 
 
 class _attack_ops:  # noqa: N801 - used as a context manager, like FlopCounter
