@@ -84,7 +84,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     trainer.bank.add(synthesize(ctx, batch))
 
     def run_student():
-        student_step(ctx, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "profile")
+        student_step(ctx, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])
 
     def run_generator():
         generator_step(ctx, trainer.balance, trainer.opt_generator, trainer.scalers[0], "profile")

@@ -50,10 +50,10 @@ def measure(pair: dict, precision: str, layout: str, steps: int, warmup: int) ->
                              DistContext(), 0, Path("/dev/null"), "bench", progress=False)
     ctx = trainer.ctx
     for _ in range(warmup):
-        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1], "bench")
+        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1])
     start = time.perf_counter()
     for _ in range(steps):
-        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1], "bench")
+        student_step(ctx, trainer.bank, 1.0, trainer.opt_student, trainer.scalers[1])
     return steps / (time.perf_counter() - start)
 
 

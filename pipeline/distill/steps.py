@@ -142,17 +142,16 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     if balance.measure == "grad":
         norms = [torch.autograd.grad(terms[k], x, retain_graph=True)[0].float().norm() for k in terms]
         norms = ctx.dist.mean(torch.stack(norms))
-        balance.update({k: float(v) for k, v in zip(terms, norms, strict=True)}, None)
+        balance.update(dict(zip(terms, norms.tolist(), strict=True)), None)  # one read for all norms
     else:
         balance.update(magnitudes, None)
     weights = balance.weights()
     loss = sum(weights[k] * terms[k] for k in terms)
-    total = loss.detach()
+    magnitudes["total"] = sum(weights[k] * magnitudes[k] for k in terms)  # on the host: no second read
     optimizer.zero_grad(set_to_none=True)
     if balance.project_hardness:
         loss = _projected_surrogate(x, terms, weights)
     scaler.scale(loss).backward()
-    magnitudes["total"] = float(total)  # read once the backward is queued
     scaler.step(optimizer)
     scaler.update()
     return magnitudes
@@ -172,8 +171,10 @@ def _projected_surrogate(x: torch.Tensor, terms: dict[str, torch.Tensor], weight
     return (x.float() * (g_hard + g_info).detach()).sum()
 
 
-def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scaler, where: str) -> float:
-    """One student update on adversarial versions of a synthetic batch (bank-mixed)."""
+def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scaler) -> torch.Tensor:
+    """One student update on adversarial versions of a synthetic batch (bank-mixed). Returns the loss
+    on the device, unread: the caller checks it later (``pending_losses.py``), so the step never
+    waits for the GPU."""
     cfg = ctx.cfg
     from_bank = cfg.batch_size // 2 if len(bank) else 0
     x = synthesize(ctx, cfg.batch_size - from_bank)
@@ -199,10 +200,6 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
                                  tau_adv=1.0 if cfg.ita_scope == "clean" else tau)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
-    # The step's one host sync, once the backward is queued (the GPU works through it meanwhile);
-    # checked before the update is applied.
-    value = float(loss.detach())
-    check_finite(value, f"{where}, student loss '{cfg.student_loss}'")
     scaler.step(optimizer)
     scaler.update()
-    return value
+    return loss.detach()

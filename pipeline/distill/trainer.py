@@ -25,6 +25,7 @@ from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.methods import METHODS
+from dfard_pipeline.distill.pending_losses import PendingLosses
 from dfard_pipeline.distill.steps import (
     StepContext,
     generator_step,
@@ -60,6 +61,11 @@ class LoopState:
     accum: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     accum_health: dict = field(default_factory=dict)  # the epoch's probe: see Probe.health
+
+
+# With several ranks, whether a timed save is due is agreed by an all-reduce, which waits for the
+# device; asked every this many steps, not every step.
+_SAVE_POLL_STEPS = 10
 
 
 class DistillTrainer:
@@ -116,6 +122,7 @@ class DistillTrainer:
         fp16 = cfg.precision == "fp16"
         self.scalers = [torch.amp.GradScaler(device.type, enabled=fp16) for _ in range(2)]
         self.bank = MemoryBank(cfg.memory_bank_batches)
+        self.pending = PendingLosses(dist)  # student losses, read once per epoch and before a save
         # Weight averaging (Gowal et al. 2020) steadies robust training; the average is the output.
         self.student_ema = copy.deepcopy(student).eval().requires_grad_(False) if cfg.student_ema else None
         self.state = LoopState(tau=cfg.fixed_tau)
@@ -139,6 +146,7 @@ class DistillTrainer:
         }
 
     def save(self) -> None:
+        self._read_pending()  # a non-finite loss stops the run here, before anything is written
         state = self.state_dict()  # collective: every rank takes part
         if self.dist.is_main:
             save_torch_atomic(state, self.checkpoint_path)
@@ -186,11 +194,14 @@ class DistillTrainer:
         self.state = LoopState(**state["loop"])
 
     # ----- the loop ------------------------------------------------------------------------
-    def _save_due(self, last_save: float) -> bool:
+    def _save_due(self, last_save: float, step: int) -> bool:
         due = time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes
         if not self.dist.enabled:
             return due  # no tensor, no host sync per step
-        return bool(self.dist.mean(torch.tensor(float(due))) > 0)  # every rank saves together, or none
+        if step % _SAVE_POLL_STEPS:
+            return False  # the ranks agree on the step count, so they skip together
+        # every rank saves together, or none; on the training device, which NCCL needs
+        return bool(self.dist.mean(torch.tensor(float(due), device=self.device)) > 0)
 
     def fit(self) -> LoopState:
         cfg, s = self.cfg, self.state
@@ -219,7 +230,7 @@ class DistillTrainer:
                     epoch_started = time.monotonic()
                     self.save()
                     last_save = time.monotonic()
-                elif self._save_due(last_save):
+                elif self._save_due(last_save, s.step):
                     self.save()
                     last_save = time.monotonic()
         except KeyboardInterrupt:
@@ -273,13 +284,20 @@ class DistillTrainer:
             if s.step == cfg.generator_steps:
                 self.bank.add(synthesize(c, cfg.batch_size))
         else:
-            loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1], where)
+            loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1])
+            self.pending.add(loss, f"{where}, student loss '{cfg.student_loss}'")
             self._update_ema()
-            s.accum["student_loss"] += loss
-            s.accum["student_steps"] += 1
         s.step += 1
         if s.step == steps_per_epoch:
+            self._read_pending()
             self._end_epoch(s)
+
+    def _read_pending(self) -> None:
+        """Reads and checks the student losses queued since the last read (pending_losses.py)."""
+        values = self.pending.read()
+        if values:
+            self.state.accum["student_loss"] += sum(values)
+            self.state.accum["student_steps"] += len(values)
 
     def _end_epoch(self, s: LoopState) -> None:
         a = s.accum

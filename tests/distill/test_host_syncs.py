@@ -1,5 +1,5 @@
-"""The training steps read values back to the host at most twice each (on a GPU every read waits for
-all queued work): counted on the CPU with the same counter benchmarks/step_profile.py uses."""
+"""The training steps' reads of values back to the host (on a GPU every read waits for all queued
+work): counted on the CPU with the same counter benchmarks/step_profile.py uses."""
 
 from pathlib import Path
 
@@ -15,8 +15,10 @@ TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_step
         "distill.ngf": 8, "distill.memory_bank_batches": 2}
 
 
-@pytest.mark.parametrize("agb_rule", ["scaled_fixed", "hardness_information"])
-def test_at_most_two_host_syncs_per_step(digits_teacher, digits_student, agb_rule):
+@pytest.mark.parametrize(("agb_rule", "generator_budget"),
+                         [("scaled_fixed", 1), ("hardness_information", 1), ("gradient_balance", 2)])
+def test_the_generator_step_reads_once_and_the_student_step_never(digits_teacher, digits_student, agb_rule,
+                                                                  generator_budget):
     cfg = with_overrides(PipelineConfig(), {**TINY, "distill.agb_rule": agb_rule}).distill
     import torch
 
@@ -25,12 +27,15 @@ def test_at_most_two_host_syncs_per_step(digits_teacher, digits_student, agb_rul
     c = trainer.ctx
     trainer.bank.add(synthesize(c, cfg.batch_size))
     generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")  # optimizer state exists
-    student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "test")
+    student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])
     host_counters = optimizer_steps(trainer.opt_generator, trainer.opt_student)
     assert host_counters and all(t.device.type == "cpu" for t in host_counters)
     with HostSyncCounter(exclude=host_counters) as generator_reads:
         generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")
     with HostSyncCounter(exclude=host_counters) as student_reads:
-        student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1], "test")
-    assert generator_reads.count <= 2, generator_reads.by_kind
-    assert student_reads.count <= 2, student_reads.by_kind
+        student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])
+    # the generator reads its terms once (AGB weighs them on the host; gradient_balance also reads the
+    # terms' gradient norms, once for all); the student step reads nothing: its loss waits on the
+    # device for the trainer's once-per-epoch check (pending_losses.py)
+    assert generator_reads.count <= generator_budget, generator_reads.by_kind
+    assert student_reads.count == 0, student_reads.by_kind

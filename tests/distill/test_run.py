@@ -165,6 +165,39 @@ def test_nan_loss_stops_with_step_and_term(tmp_path, teacher_path, monkeypatch):
         run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
 
 
+@pytest.mark.parametrize(("minutes", "steps_run"), [(2.0, 4), (1e-9, 3)])
+def test_nan_student_loss_stops_naming_its_step_and_keeps_the_last_good_checkpoint(tmp_path, teacher_path,
+                                                                                   monkeypatch, minutes, steps_run):
+    """Student losses are read at the end of each epoch and before every save (pending_losses.py). A
+    NaN at epoch 2's first student step (step 3: probe, 2 generator steps, then students) reaches the
+    weights in memory; the error names that step, not a later one, and the checkpoint on disk holds
+    finite weights from before it. With the default checkpoint interval the epoch's next student step
+    still runs (read at the epoch's end); with saves due at every step, the save after step 3 reads
+    first and nothing runs after it."""
+    import dataclasses
+
+    from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
+
+    real = STUDENT_LOSSES.get("rslad")
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real.loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(trainer_module.STUDENT_LOSSES, "get", lambda name: dataclasses.replace(real, loss=poisoned))
+    with pytest.raises(ValidationError, match=r"non-finite loss \(nan\) at epoch 2, step 3, student loss 'rslad'"):
+        run_distill(tiny(**{"distill.checkpoint_minutes": minutes}), str(teacher_path), tmp_path / "run",
+                    quiet=True)
+    assert calls["n"] == steps_run
+    [checkpoint] = tmp_path.rglob("last.pt")
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["loop"]["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in state["student"].values() if t.is_floating_point())
+    assert not (tmp_path / "run" / "student.pt").exists()
+
+
 @pytest.mark.parametrize("method", ["combo", "combo+ita", "combo+agb"])
 def test_baseline_methods_run_and_use_their_rules(tmp_path, teacher_path, method):
     run_distill(tiny(**{"distill.method": method}), str(teacher_path), tmp_path / "run", quiet=True)

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import torch
+
+from dfard_pipeline.config import PipelineConfig, with_overrides
+from dfard_pipeline.distill import trainer as trainer_module
+from dfard_pipeline.distill.distributed import DistContext
+from dfard_pipeline.distill.trainer import DistillTrainer
+
+
+class _RecordingGroup:
+    """Stands in for a two-rank process group: records what the trainer all-reduces."""
+    enabled, world_size = True, 2
+
+    def __init__(self):
+        self.reduced: list[torch.Tensor] = []
+
+    def mean(self, value):
+        self.reduced.append(value)
+        return value
+
+
+def test_ranks_agree_on_a_timed_save_every_few_steps_on_the_training_device(digits_teacher, digits_student):
+    cfg = with_overrides(PipelineConfig(), {"distill.checkpoint_minutes": 1e-9}).distill
+    trainer = DistillTrainer(cfg, digits_teacher, digits_student, 10, (1, 8, 8), torch.device("cpu"), DistContext(),
+                             0, Path("/dev/null"), "test", progress=False)
+    group = trainer.dist = _RecordingGroup()
+    poll = trainer_module._SAVE_POLL_STEPS
+    due = [step for step in range(1, 3 * poll + 1) if trainer._save_due(0.0, step)]
+    assert due == [poll, 2 * poll, 3 * poll]  # a save is due at every step; the ranks are asked every `poll`
+    assert len(group.reduced) == 3
+    # NCCL reduces device tensors only: the flag lives where training does
+    assert all(t.device == trainer.device for t in group.reduced)
