@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
+from run_folder import fp32_artifact  # noqa: E402
 
 
 def verify_once(artifact: Path, cpus: list[int], out: Path) -> dict:
@@ -50,9 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     from dfard_pipeline.atomic import write_json_atomic, write_text_atomic
 
-    artifact = args.run / "export" / "student.fp32.onnx"
-    if not artifact.is_file():
-        sys.exit(f"{artifact} not found: run `dfard-pipeline run` first (or pass --run)")
+    artifact = fp32_artifact(args.run)
     usable = sorted(os.sched_getaffinity(0))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
+from run_folder import fp32_artifact  # noqa: E402
 
 
 def short_profile(folder: Path) -> Path:
@@ -42,9 +43,7 @@ def main() -> None:
     from dfard_pipeline.atomic import write_json_atomic, write_text_atomic
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
 
-    artifact = args.run / "export" / "student.fp32.onnx"
-    if not artifact.is_file():
-        sys.exit(f"{artifact} not found: run `dfard-pipeline run` first (or pass --run)")
+    artifact = fp32_artifact(args.run)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for suite, device in (("PGD-20 transfer + Square (issue's floor)", str(short_profile(Path(tmp)))),

@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
+from run_folder import fp32_artifact  # noqa: E402
 
 
 def square_on_runtime(artifact: Path, contract, x, y, eps: float, budget, threads: int, spinning: bool) -> dict:
@@ -58,9 +59,7 @@ def main() -> None:
     from dfard_pipeline.runtime.profiles import load_profile
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
 
-    artifact = args.run / "export" / "student.fp32.onnx"
-    if not artifact.is_file():
-        sys.exit(f"{artifact} not found: run `dfard-pipeline run` first (or pass --run)")
+    artifact = fp32_artifact(args.run)
     student = load_project_model(args.run / "distill" / "student.pt")
     data = load_dataset("digits", "test")
     budget, cpus = load_profile("cpu").attacks, usable_cpus().count
