@@ -125,31 +125,56 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         if kind == "student":
             out["attack_ops_per_student_step"] = attack.ops  # of which the inner PGD's
         if device.type == "cuda":
-            busy, waits = _device_profile(fn)
+            busy, waits, kinds = _device_profile(fn)
             out[f"gpu_busy_{kind}"] = busy / seconds
             out[f"cuda_syncs_per_{kind}_step"] = waits
+            out[f"gpu_ms_by_kernel_kind_{kind}"] = kinds  # where the GPU's own time goes
     out["peak_memory_mib"] = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
     restore_flags()
     return out
 
 
-def _device_profile(fn) -> tuple[float, int]:
+def _device_profile(fn) -> tuple[float, int, dict[str, float]]:
     """One ``fn()`` under torch.profiler (CUPTI): the seconds the GPU spends in kernels, copies and
-    memsets (device-side events only, so nothing counts twice), and how many times the host waited for
+    memsets (device-side events only, so nothing counts twice); how many times the host waited for
     the device (``cuda*Synchronize`` calls: reads of device values, and copies from ordinary host
-    memory, which PyTorch follows with a stream sync). The profiler synchronises on its own when it
-    stops (and this function once more, so that every kernel is recorded): those waits are measured
-    on an empty profile and subtracted. NaN and -1 if the profiler fails."""
+    memory, which PyTorch follows with a stream sync); and the GPU milliseconds by kind of kernel
+    (``KERNEL_KINDS``, by name). The profiler synchronises on its own when it stops (and this
+    function once more, so that every kernel is recorded): those waits are measured on an empty
+    profile and subtracted. NaN, -1 and {} if the profiler fails."""
     from torch.autograd import DeviceType
 
     try:
-        events = _profiled(fn)
-        busy = sum(e.time_range.elapsed_us() for e in events if e.device_type == DeviceType.CUDA) / 1e6
-        return busy, _waits(events) - _waits(_profiled(lambda: None))
+        events = [e for e in _profiled(fn)]
+        device = [e for e in events if e.device_type == DeviceType.CUDA]
+        kinds: dict[str, float] = {}
+        for e in device:
+            kind = kernel_kind(e.name)
+            kinds[kind] = kinds.get(kind, 0.0) + e.time_range.elapsed_us() / 1e3
+        busy = sum(kinds.values()) / 1e3
+        waits = _waits(events) - _waits(_profiled(lambda: None))
+        return busy, waits, {k: round(v, 3) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}
     except Exception as error:  # noqa: BLE001 - a profiler failure loses these columns, not the row
         print(f"warning: device profile failed: {error}", file=sys.stderr)
-        return float("nan"), -1
+        return float("nan"), -1, {}
+
+
+# Kernel names (cuDNN, cuBLAS/CUTLASS, PyTorch's own) sorted into kinds, first match wins.
+KERNEL_KINDS = (
+    ("copy", ("memcpy", "memset")),
+    ("batch_norm", ("batch_norm", "batchnorm", "bn_fw", "bn_bw")),
+    ("layout", ("nchwtonhwc", "nhwctonchw", "transpose")),
+    ("convolution", ("conv", "cudnn", "dgrad", "wgrad", "implicit_gemm", "xmma_fprop", "nhwc")),
+    ("matmul", ("gemm", "cutlass", "cublas", "sm90_")),
+    ("reduction", ("reduce", "softmax", "norm_kernel")),
+    ("elementwise", ("elementwise", "vectorized", "unrolled", "catarray", "fill", "index")),
+)
+
+
+def kernel_kind(name: str) -> str:
+    lowered = name.lower()
+    return next((kind for kind, marks in KERNEL_KINDS if any(m in lowered for m in marks)), "other")
 
 
 def _profiled(fn):
@@ -284,6 +309,17 @@ def render(result: dict) -> str:
                      f"{r.get('attack_ops_per_student_step', '')} | "
                      f"{_percent(r.get('gpu_busy_student'))} | {r.get('cuda_syncs_per_student_step', '')} | "
                      f"{r['peak_memory_mib']:.0f} |")
+    kinds = [r for r in _medians(result["rows"]) if r.get("gpu_ms_by_kernel_kind_student")]
+    if kinds:
+        names = [k for k, _ in KERNEL_KINDS] + ["other"]
+        lines += ["", "GPU milliseconds per student step by kind of kernel (one profiled step; kinds by kernel name, "
+                  "`KERNEL_KINDS` in step_profile.py):", "",
+                  "| pair | precision | variant | " + " | ".join(names) + " | total |",
+                  "| --- | --- | --- | " + " | ".join("---" for _ in names) + " | --- |"]
+        for r in kinds:
+            ms = r["gpu_ms_by_kernel_kind_student"]
+            lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | "
+                         + " | ".join(f"{ms.get(n, 0.0):.1f}" for n in names) + f" | {sum(ms.values()):.1f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
               "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
