@@ -294,10 +294,9 @@ class DistillTrainer:
 
     def _read_pending(self) -> None:
         """Reads and checks the student losses queued since the last read (pending_losses.py)."""
-        values = self.pending.read()
-        if values:
-            self.state.accum["student_loss"] += sum(values)
-            self.state.accum["student_steps"] += len(values)
+        for value in self.pending.read():  # one by one, as each step used to add it: the same sum
+            self.state.accum["student_loss"] += value
+            self.state.accum["student_steps"] += 1
 
     def _end_epoch(self, s: LoopState) -> None:
         a = s.accum
