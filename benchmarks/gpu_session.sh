@@ -19,8 +19,13 @@
 #      (8 workers of 2 threads each: 8 workers of 16 threads reached 20 % of the suite in 192 s on an H200 host).
 # PARTS="cuda_tests digits_run ..." runs only the parts named (a lease split into two calls); a later
 # call of the same day appends to the same files where the earlier call's results are in the tree.
+# With 15 minutes of device time, two calls leave room to fix what the first shows (2026-11-28: a
+# machine started in about 30 s; the first call, BUDGET_S=360, found a CUDA-only bug, fixed before
+# the second, BUDGET_S=470):
+#   PARTS="cuda_tests profile_resnet18_bf16 profile_resnet18_fp32 profile_digits digits_run verify_cpus" BUDGET_S=360
+#   PARTS="profile_mobilenet tests" BUDGET_S=420
 # Results: benchmarks/results/step_profile_<card>_<date>.*, gpu_session_<card>_<date>.md,
-# verify_threads_<card>_<date>.*, and copies under $OUT.
+# verify_cpus_<card>_<date>.*, verify_threads_<card>_<date>.*, and copies under $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-$(mktemp -d)}
