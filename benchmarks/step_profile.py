@@ -120,6 +120,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
         out[f"{kind}_steps_per_s"] = 1 / seconds
         out[f"{kind}_tflop_per_step"] = total / 1e12
         out[f"{kind}_achieved_tflops"] = total / seconds / 1e12
+        out[f"{kind}_gb_per_step"] = flops.bytes / 1e9  # moved op by op, nothing fused (eager twin too)
         out[f"host_syncs_per_{kind}_step"] = reads.count
         out[f"ops_per_{kind}_step"] = dispatched.ops  # launched from Python: a graph's replay counts none
         if kind == "student":
@@ -290,6 +291,10 @@ def _medians(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _number(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
 def _percent(value) -> str:
     return "" if value is None or value != value else f"{100 * value:.0f} %"
 
@@ -297,13 +302,15 @@ def _percent(value) -> str:
 def render(result: dict) -> str:
     lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
+             "GB / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
              "ops / student step | of which PGD | GPU busy (student) | CUDA syncs / student step | peak memory MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in _medians(result["rows"]):
         lines.append(f"| {r['pair']} | {r['precision']} | {r.get('variant', 'default')} | {r['batch']} | "
                      f"{r['student_steps_per_s']:.2f} | "
                      f"{r['generator_steps_per_s']:.2f} | {r['student_tflop_per_step']:.4f} | "
+                     f"{_number(r.get('student_gb_per_step'), '.2f')} | "
                      f"{r['student_achieved_tflops']:.3f} | {r['host_syncs_per_student_step']} | "
                      f"{r['host_syncs_per_generator_step']} | {r.get('ops_per_student_step', '')} | "
                      f"{r.get('attack_ops_per_student_step', '')} | "
@@ -322,8 +329,10 @@ def render(result: dict) -> str:
                          + " | ".join(f"{ms.get(n, 0.0):.1f}" for n in names) + f" | {sum(ms.values()):.1f} |")
     lines += ["", "Rates are medians over each row's repeats (`--repeat`, variants interleaved). "
               "FLOPs are counted on the real step (forward and backward of convolutions and matrix "
-              "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py); host syncs are "
-              "reads of device values (on the CPU: every read except the optimizers' host-side step counters); "
+              "products) with torch.utils.flop_counter's formulas (pipeline/profiling.py), GB as the bytes "
+              "its ops read and write if each reads its inputs once and writes its outputs once (nothing "
+              "fused); host syncs are reads of device values (on the CPU: every read except the optimizers' "
+              "host-side step counters); "
               "ops are the operators a step dispatches from Python that do work on data (about one kernel "
               "launch each on a GPU; a CUDA graph's replay counts none); GPU busy is the device time of "
               "one profiled student step's kernels and copies (torch.profiler) over the step's timed wall "

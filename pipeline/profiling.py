@@ -49,19 +49,28 @@ def optimizer_steps(*optimizers: torch.optim.Optimizer) -> list[torch.Tensor]:
 _NO_KERNEL = {"empty", "empty_strided", "empty_like", "lift_fresh", "detach", "_reshape_alias"}
 
 
+def _tensor_bytes(tree) -> int:
+    from torch.utils._pytree import tree_flatten
+
+    return sum(t.numel() * t.element_size() for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor))
+
+
 class FlopCounter:
     """FLOPs of the convolutions and matrix products run inside ``with FlopCounter() as f:`` (forward
     and backward), by ``torch.utils.flop_counter``'s per-op formulas, and ``ops``: how many dispatched
     operators do work on the data (views and bare allocations not counted), about one kernel launch
-    each on a GPU. A dispatch mode of our own: ``FlopCounterMode``'s module tracking breaks
-    ``torch.autograd.grad``, which every PGD step uses. A CUDA graph's replay dispatches nothing."""
+    each on a GPU, and ``bytes``: what those operators read and write if each reads its tensor
+    inputs once and writes its outputs once (an in-place op reads and writes its tensor), the
+    memory traffic of the step done op by op, with nothing fused. A dispatch mode of our own:
+    ``FlopCounterMode``'s module tracking breaks ``torch.autograd.grad``, which every PGD step uses. A
+    CUDA graph's replay dispatches nothing."""
 
     def __enter__(self) -> FlopCounter:
         from torch.utils._python_dispatch import TorchDispatchMode
         from torch.utils.flop_counter import flop_registry
 
         counter = self
-        self.total = self.ops = 0
+        self.total = self.ops = self.bytes = 0
 
         class _Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -69,6 +78,7 @@ class FlopCounter:
                 out = func(*args, **kwargs)
                 if not (func.is_view or func._overloadpacket.__name__ in _NO_KERNEL):
                     counter.ops += 1
+                    counter.bytes += _tensor_bytes((args, kwargs, out))
                 count = flop_registry.get(func._overloadpacket)
                 if count is not None:
                     counter.total += count(*args, **kwargs, out_val=out)
