@@ -12,9 +12,8 @@ Variants (``--variants``) switch one choice at a time, measured against the defa
 student step's PGD launched op by op instead of replayed from a CUDA graph; on a CPU the same as
 ``default``) and ``cuda_graphs`` (on; the default since 2026-11-28, so results of that date and
 earlier compare ``default``, then graphs off, with ``cuda_graphs``). FLOPs of a graphed step are
-counted on its eager twin. The first H200
-run (step_profile_h200.md) also measured fused optimizers and cuDNN autotuning; neither helped, and
-both were removed.
+counted on its eager twin. The first H200 run (step_profile_h200.md) also measured fused optimizers
+and cuDNN autotuning; neither helped, and both were removed.
 
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
 wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
@@ -52,7 +51,7 @@ VARIANTS = {
     "default": {},
     "no_fold": {"fold_batchnorm": False},
     "deterministic": {"deterministic": True},
-    "cuda_graphs": {"cuda_graphs": True},  # the default since 2026-11-28; kept to read earlier results
+    "cuda_graphs": {"cuda_graphs": True},  # the default since 2026-11-28; kept so earlier results' commands run
     "eager_pgd": {"cuda_graphs": False},
 }
 
@@ -147,10 +146,9 @@ def _device_profile(fn) -> tuple[float, int, dict[str, float]]:
     from torch.autograd import DeviceType
 
     try:
-        events = [e for e in _profiled(fn)]
-        device = [e for e in events if e.device_type == DeviceType.CUDA]
+        events = _profiled(fn)
         kinds: dict[str, float] = {}
-        for e in device:
+        for e in (e for e in events if e.device_type == DeviceType.CUDA):
             kind = kernel_kind(e.name)
             kinds[kind] = kinds.get(kind, 0.0) + e.time_range.elapsed_us() / 1e3
         busy = sum(kinds.values()) / 1e3

@@ -10,11 +10,10 @@ loss within the same epoch are wasted work, never saved.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from dfard_pipeline.distill.distributed import DistContext
+from dfard_pipeline.distill.steps import NON_FINITE_ADVICE, check_finite
 from dfard_pipeline.errors import ValidationError
 
 
@@ -43,9 +42,7 @@ class PendingLosses:
         where = self._where
         self._losses, self._where = [], []
         if bad_anywhere > 0:
-            first = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-            at = (f"({values[first]}) at {where[first]}" if first is not None
-                  else f"on another rank, by {where[-1]}")
-            raise ValidationError(f"non-finite loss {at}; the last good checkpoint is kept: lower the "
-                                  "learning rates or use --precision fp32")
+            for value, at in zip(values, where, strict=True):
+                check_finite(value, at)  # raises at this rank's first non-finite loss
+            raise ValidationError(f"non-finite loss on another rank, by {where[-1]}; {NON_FINITE_ADVICE}")
         return values

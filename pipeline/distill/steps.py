@@ -70,10 +70,13 @@ def frozen(module: nn.Module):
             p.requires_grad_(flag)
 
 
+# what every non-finite-loss error ends with (here and in pending_losses.py)
+NON_FINITE_ADVICE = "the last good checkpoint is kept: lower the learning rates or use --precision fp32"
+
+
 def check_finite(value: float, where: str) -> None:
     if not math.isfinite(value):
-        raise ValidationError(f"non-finite loss ({float(value)}) at {where}; the last good "
-                              "checkpoint is kept: lower the learning rates or use --precision fp32")
+        raise ValidationError(f"non-finite loss ({float(value)}) at {where}; {NON_FINITE_ADVICE}")
 
 
 def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:

@@ -101,14 +101,14 @@ class DistillTrainer:
         # Each rank draws different z, targets and PGD starts; the seed fixes all of them.
         rng = torch.Generator().manual_seed(seed * 1000 + dist.rank)
         # every call of the attack student runs under the step's autocast: its folded weights are kept in that dtype
-        attack_student = (FoldedEval.of(student, dtype=autocast_dtype(cfg.precision)) if cfg.fold_batchnorm
-                          else student)
+        attack_dtype = autocast_dtype(cfg.precision)
+        attack_student = FoldedEval.of(student, dtype=attack_dtype) if cfg.fold_batchnorm else student
         student_loss = STUDENT_LOSSES.get(cfg.student_loss)
         graphed_pgd = None
         if cfg.cuda_graphs and device.type == "cuda":
             graphed_pgd = GraphedPGD(attack_student, eps=cfg.eps, step_size=cfg.attack_step_size,
                                      steps=cfg.attack_steps, loss_fn=student_loss.inner_loss,
-                                     autocast_dtype=autocast_dtype(cfg.precision))
+                                     autocast_dtype=attack_dtype)
         self.ctx = StepContext(cfg, teacher, student, attack_student, student_train, generator, generator_train,
                                bn_stats, student_loss, num_classes, device, dist, rng, bn_prior, graphed_pgd)
         # PyTorch's default foreach updates: fused ones measured no faster on an H200 (step_profile_h200.md)
