@@ -1,14 +1,9 @@
 """The training steps' reads of values back to the host (on a GPU every read waits for all queued
 work): counted on the CPU with the same counter benchmarks/step_profile.py uses."""
 
-from pathlib import Path
-
 import pytest
 
-from dfard_pipeline.config import PipelineConfig, with_overrides
-from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
-from dfard_pipeline.distill.trainer import DistillTrainer
 from dfard_pipeline.profiling import HostSyncCounter, optimizer_steps
 
 TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_steps": 2, "distill.nz": 8,
@@ -17,15 +12,10 @@ TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_step
 
 @pytest.mark.parametrize(("agb_rule", "generator_budget"),
                          [("scaled_fixed", 1), ("hardness_information", 1), ("gradient_balance", 2)])
-def test_the_generator_step_reads_once_and_the_student_step_never(digits_teacher, digits_student, agb_rule,
-                                                                  generator_budget):
-    cfg = with_overrides(PipelineConfig(), {**TINY, "distill.agb_rule": agb_rule}).distill
-    import torch
-
-    trainer = DistillTrainer(cfg, digits_teacher, digits_student, 10, (1, 8, 8), torch.device("cpu"), DistContext(),
-                             0, Path("/dev/null"), "test", progress=False)
+def test_the_generator_step_reads_once_and_the_student_step_never(digits_trainer, agb_rule, generator_budget):
+    trainer = digits_trainer({**TINY, "distill.agb_rule": agb_rule})
     c = trainer.ctx
-    trainer.bank.add(synthesize(c, cfg.batch_size))
+    trainer.bank.add(synthesize(c, trainer.cfg.batch_size))
     generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")  # optimizer state exists
     student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])
     host_counters = optimizer_steps(trainer.opt_generator, trainer.opt_student)

@@ -1,11 +1,6 @@
-from pathlib import Path
-
 import torch
 
-from dfard_pipeline.config import PipelineConfig, with_overrides
 from dfard_pipeline.distill import trainer as trainer_module
-from dfard_pipeline.distill.distributed import DistContext
-from dfard_pipeline.distill.trainer import DistillTrainer
 
 
 class _RecordingGroup:
@@ -20,10 +15,8 @@ class _RecordingGroup:
         return value
 
 
-def test_ranks_agree_on_a_timed_save_every_few_steps_on_the_training_device(digits_teacher, digits_student):
-    cfg = with_overrides(PipelineConfig(), {"distill.checkpoint_minutes": 1e-9}).distill
-    trainer = DistillTrainer(cfg, digits_teacher, digits_student, 10, (1, 8, 8), torch.device("cpu"), DistContext(),
-                             0, Path("/dev/null"), "test", progress=False)
+def test_ranks_agree_on_a_timed_save_every_few_steps_on_the_training_device(digits_trainer):
+    trainer = digits_trainer({"distill.checkpoint_minutes": 1e-9})
     group = trainer.dist = _RecordingGroup()
     poll = trainer_module._SAVE_POLL_STEPS
     due = [step for step in range(1, 3 * poll + 1) if trainer._save_due(0.0, step)]
