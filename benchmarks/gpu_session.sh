@@ -83,7 +83,7 @@ workers() { python3 -c "import xdist" 2>/dev/null && echo "-n $1 --dist load"; }
 
 # the CUDA checks first: the CUDA-graph PGD, and every test comparing two distill runs (four of them
 # failed on CUDA before distill.deterministic; the same-seed test is among them)
-[[ ${SKIP_DETERMINISM:-} ]] || part cuda_tests 90 python3 -m pytest -q -rfE -p no:cacheprovider $(workers 4) \
+part cuda_tests 90 python3 -m pytest -q -rfE -p no:cacheprovider $(workers 4) \
     tests/attacks/test_graphed_pgd.py tests/distill/test_run.py tests/test_device.py
 
 part profile_resnet18_bf16 100 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
@@ -109,4 +109,6 @@ part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pai
     --precisions bf16 --variants default eager_pgd --json "$profile" --append
 part tests 200 env OMP_NUM_THREADS=2 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
+# every result file of this session, JSON included ($OUT takes 8 files: the copies above are the Markdown)
+tar -czf "$OUT/results.tar.gz" benchmarks/results/*_"${tag}"* 2>/dev/null
 log "done: $summary"
