@@ -7,13 +7,15 @@ peak memory, and host syncs per step (reads of device values, ``pipeline/profili
     python benchmarks/step_profile.py --device cuda --json benchmarks/results/step_profile_h200.json
 
 Variants (``--variants``) switch one choice at a time, measured against the default in the same run:
-``default`` (the attacks on the folded-BatchNorm student), ``no_fold``, ``deterministic``
-(distill.deterministic: the cost of bit-exact runs), ``eager_pgd`` (distill.cuda_graphs off: the
-student step's PGD launched op by op instead of replayed from a CUDA graph; on a CPU the same as
-``default``) and ``cuda_graphs`` (on; the default since 2026-11-28, so results of that date and
-earlier compare ``default``, then graphs off, with ``cuda_graphs``). FLOPs of a graphed step are
-counted on its eager twin. The first H200 run (step_profile_h200.md) also measured fused optimizers
-and cuDNN autotuning; neither helped, and both were removed.
+``default`` (the attacks on the folded-BatchNorm student; half of each student batch drawn from a
+full memory bank of the configs' size, whose teacher logits are kept since 2026-11-28), ``no_fold``,
+``deterministic`` (distill.deterministic: the cost of bit-exact runs), ``eager_pgd``
+(distill.cuda_graphs off: the student step's PGD launched op by op instead of replayed from a CUDA
+graph; on a CPU the same as ``default``), ``cuda_graphs`` (on; the default since 2026-11-28, so
+results of that date and earlier compare ``default``, then graphs off, with ``cuda_graphs``) and
+``no_bank`` (no memory bank: the whole batch fresh, the teacher run on all of it). FLOPs of a
+graphed step are counted on its eager twin. The first H200 run (step_profile_h200.md) also measured
+fused optimizers and cuDNN autotuning; neither helped, and both were removed.
 
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
 wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
@@ -39,11 +41,11 @@ from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: 
 
 PAIRS = {
     "digits": {"teacher": "digits_cnn_teacher", "student": "digits_cnn_student", "shape": (1, 8, 8), "batch": 128,
-               "eps": 0.1, "step": 0.03, "attack_steps": 5},
+               "eps": 0.1, "step": 0.03, "attack_steps": 5, "bank": 40},
     "wrn34-10->resnet18": {"teacher": "wrn_34_10", "student": "resnet18", "shape": (3, 32, 32), "batch": 256,
-                           "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10},
+                           "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10, "bank": 50},
     "wrn34-10->mobilenet_v2": {"teacher": "wrn_34_10", "student": "mobilenet_v2", "shape": (3, 32, 32),
-                               "batch": 256, "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10},
+                               "batch": 256, "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10, "bank": 50},
 }
 
 
@@ -53,6 +55,7 @@ VARIANTS = {
     "deterministic": {"deterministic": True},
     "cuda_graphs": {"cuda_graphs": True},  # the default since 2026-11-28; kept so earlier results' commands run
     "eager_pgd": {"cuda_graphs": False},
+    "no_bank": {"memory_bank_batches": 0},  # every student step's batch fresh: the teacher runs on all of it
 }
 
 
@@ -63,7 +66,7 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     from dfard_pipeline.config.schema import DistillConfig
     from dfard_pipeline.device import set_deterministic
     from dfard_pipeline.distill.distributed import DistContext
-    from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
+    from dfard_pipeline.distill.steps import generator_step, student_step, synthesize, teacher_forward
     from dfard_pipeline.distill.trainer import DistillTrainer
     from dfard_pipeline.models import create_model
     from dfard_pipeline.profiling import FlopCounter, HostSyncCounter, optimizer_steps
@@ -74,13 +77,17 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     torch.manual_seed(0)
     teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval().to(device)
     student = create_model(pair["student"], in_chans=c, image_size=h)
-    cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, memory_bank_batches=2,
+    options = {"memory_bank_batches": pair["bank"], **options}  # the configs' bank, full
+    cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision,
                         eps=pair["eps"], attack_step_size=pair["step"], attack_steps=pair["attack_steps"],
                         device=device.type, **options)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], device, DistContext(), 0, Path("/dev/null"),
                              "profile", progress=False)
     ctx = trainer.ctx
-    trainer.bank.add(synthesize(ctx, batch))
+    x = synthesize(ctx, batch)
+    logits = teacher_forward(ctx, x)
+    for _ in range(cfg.memory_bank_batches):  # as full as after that many epochs (one batch, repeated)
+        trainer.bank.add(x, logits)
 
     def run_student():
         student_step(ctx, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])

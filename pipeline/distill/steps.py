@@ -86,6 +86,18 @@ def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:
         return ctx.generator(z, y).float()
 
 
+def teacher_forward(ctx: StepContext, x: torch.Tensor) -> torch.Tensor:
+    """The teacher's float logits on ``x`` (no grad), as the student step and the memory bank use them."""
+    with torch.no_grad(), autocast(ctx.device, ctx.cfg.precision):
+        return ctx.teacher(x).float()
+
+
+def add_to_bank(ctx: StepContext, bank: MemoryBank, batch: int) -> None:
+    """A fresh synthetic batch into the memory bank, with the teacher's logits on it."""
+    x = synthesize(ctx, batch)
+    bank.add(x, teacher_forward(ctx, x))
+
+
 def run_probe(ctx: StepContext) -> Probe:
     """Teacher logits on fresh samples and student logits on their adversarial versions."""
     cfg = ctx.cfg
@@ -181,10 +193,11 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     cfg = ctx.cfg
     from_bank = cfg.batch_size // 2 if len(bank) else 0
     x = synthesize(ctx, cfg.batch_size - from_bank)
-    if from_bank:
-        x = torch.cat([x, to_device(bank.sample(from_bank, ctx.rng), ctx.device)])
-    with torch.no_grad(), autocast(ctx.device, cfg.precision):
-        teacher_logits = ctx.teacher(x).float()
+    teacher_logits = teacher_forward(ctx, x)
+    if from_bank:  # the bank's samples come with the teacher's logits: no second teacher forward on them
+        bank_x, bank_logits = bank.sample(from_bank, ctx.rng)
+        x = torch.cat([x, to_device(bank_x, ctx.device)])
+        teacher_logits = torch.cat([teacher_logits, to_device(bank_logits, ctx.device)])
     attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
         inner_tau = tau if cfg.ita_scope == "all" else 1.0

@@ -28,10 +28,11 @@ from dfard_pipeline.distill.methods import METHODS
 from dfard_pipeline.distill.pending_losses import PendingLosses
 from dfard_pipeline.distill.steps import (
     StepContext,
+    add_to_bank,
     generator_step,
     run_probe,
     student_step,
-    synthesize,
+    teacher_forward,
 )
 from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import FeatureStatistics, feature_statistics
@@ -185,7 +186,8 @@ class DistillTrainer:
         self.opt_generator.load_state_dict(state["opt_generator"])
         self.schedule.load_state_dict(state["schedule"])
         self.balance.load_state_dict(state["balance"])
-        self.bank.load_state_dict(state["bank"])
+        # a checkpoint from before the bank kept the teacher's logits gets them computed now
+        self.bank.load_state_dict(state["bank"], lambda x: teacher_forward(c, x.to(self.device)))
         for scaler, scaler_state in zip(self.scalers, state["scalers"], strict=True):
             scaler.load_state_dict(scaler_state)
         c.rng.set_state(state["rng"][self.dist.rank].cpu())
@@ -282,7 +284,7 @@ class DistillTrainer:
                 s.accum["generator"][k] = s.accum["generator"].get(k, 0.0) + v
             s.accum["generator_steps"] += 1
             if s.step == cfg.generator_steps:
-                self.bank.add(synthesize(c, cfg.batch_size))
+                add_to_bank(c, self.bank, cfg.batch_size)
         else:
             loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1])
             self.pending.add(loss, f"{where}, student loss '{cfg.student_loss}'")

@@ -3,7 +3,7 @@ work): counted on the CPU with the same counter benchmarks/step_profile.py uses.
 
 import pytest
 
-from dfard_pipeline.distill.steps import generator_step, student_step, synthesize
+from dfard_pipeline.distill.steps import add_to_bank, generator_step, student_step
 from dfard_pipeline.profiling import HostSyncCounter, optimizer_steps
 
 TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_steps": 2, "distill.nz": 8,
@@ -15,7 +15,7 @@ TINY = {"distill.batch_size": 16, "distill.probe_size": 16, "distill.attack_step
 def test_the_generator_step_reads_once_and_the_student_step_never(digits_trainer, agb_rule, generator_budget):
     trainer = digits_trainer({**TINY, "distill.agb_rule": agb_rule})
     c = trainer.ctx
-    trainer.bank.add(synthesize(c, trainer.cfg.batch_size))
+    add_to_bank(c, trainer.bank, trainer.cfg.batch_size)
     generator_step(c, trainer.balance, trainer.opt_generator, trainer.scalers[0], "test")  # optimizer state exists
     student_step(c, trainer.bank, 2.0, trainer.opt_student, trainer.scalers[1])
     host_counters = optimizer_steps(trainer.opt_generator, trainer.opt_student)

@@ -6,7 +6,6 @@ import torch
 from dfard_pipeline.config import DistillConfig
 from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.generator_loss import generator_terms
-from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.probe import Probe, mean_entropy
 from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
 from dfard_pipeline.distill.teacher_stats import feature_statistics
@@ -157,17 +156,6 @@ def test_fixed_balance_uses_config_weights():
     cfg = DistillConfig()
     weights = BALANCE_RULES.get("fixed")(cfg, ("adv", "oh", "ent")).weights()
     assert weights == {"adv": cfg.fixed_weights.adv, "oh": cfg.fixed_weights.oh, "ent": cfg.fixed_weights.ent}
-
-
-def test_memory_bank_ring_and_sampling():
-    bank = MemoryBank(2)
-    assert bank.sample(3, torch.Generator()) is None
-    for value in (1.0, 2.0, 3.0):
-        bank.add(torch.full((4, 1, 2, 2), value))
-    assert len(bank) == 2
-    drawn = bank.sample(50, torch.Generator().manual_seed(0))
-    assert set(drawn.unique().tolist()) == {2.0, 3.0}
-    assert len(MemoryBank(0).batches) == 0
 
 
 @pytest.mark.parametrize("name", ["rslad", "ard"])

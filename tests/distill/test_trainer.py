@@ -1,6 +1,7 @@
 import torch
 
 from dfard_pipeline.distill import trainer as trainer_module
+from dfard_pipeline.distill.steps import add_to_bank, teacher_forward
 
 
 class _RecordingGroup:
@@ -24,3 +25,17 @@ def test_ranks_agree_on_a_timed_save_every_few_steps_on_the_training_device(digi
     assert len(group.reduced) == 3
     # NCCL reduces device tensors only: the flag lives where training does
     assert all(t.device == trainer.device for t in group.reduced)
+
+
+def test_a_checkpoint_whose_bank_has_no_logits_resumes_with_the_teachers(digits_trainer):
+    overrides = {"distill.batch_size": 8, "distill.nz": 8, "distill.ngf": 8, "distill.memory_bank_batches": 2}
+    saved = digits_trainer(overrides)
+    for _ in range(2):
+        add_to_bank(saved.ctx, saved.bank, 8)
+    state = saved.state_dict()
+    assert torch.equal(state["bank"]["logits"][0], teacher_forward(saved.ctx, state["bank"]["batches"][0]))
+    del state["bank"]["logits"]  # as a checkpoint from before the bank kept them
+    resumed = digits_trainer(overrides)
+    resumed._restore(state)
+    for batch, logits in zip(resumed.bank.batches, resumed.bank.logits, strict=True):
+        assert torch.equal(logits, teacher_forward(resumed.ctx, batch))

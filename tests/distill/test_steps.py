@@ -1,0 +1,37 @@
+"""The student step's use of the memory bank: the teacher runs on the fresh half only, and the
+loss sees the bank's stored logits for the other half."""
+
+import dataclasses
+
+import torch
+
+from dfard_pipeline.distill.memory_bank import MemoryBank
+from dfard_pipeline.distill.steps import student_step, synthesize
+
+TINY = {"distill.batch_size": 8, "distill.attack_steps": 1, "distill.nz": 8, "distill.ngf": 8,
+        "distill.memory_bank_batches": 2}
+
+
+def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(digits_trainer, monkeypatch):
+    trainer = digits_trainer(TINY)
+    c = trainer.ctx
+    bank = MemoryBank(2)
+    bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))  # logits the teacher would never give
+    seen = []
+    hook = c.teacher.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    losses = []
+
+    def record(adv_logits, clean_logits, teacher_logits, *args, **kwargs):
+        losses.append(teacher_logits)
+        return adv_logits.sum() * 0 + clean_logits.sum() * 0
+
+    monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
+    try:
+        student_step(c, bank, 1.0, trainer.opt_student, trainer.scalers[1])
+    finally:
+        hook.remove()
+    assert seen == [4]  # 8 - 8 // 2 fresh samples
+    (teacher_logits,) = losses
+    assert teacher_logits.shape == (8, 10)
+    assert torch.equal(teacher_logits[4:], torch.full((4, 10), 7.0))
+    assert not torch.equal(teacher_logits[:4], torch.full((4, 10), 7.0))
