@@ -10,7 +10,8 @@
 #   1. on CUDA: the CUDA-graph PGD tests and tests/distill/test_run.py (same seed, same student with
 #      distill.deterministic; graphed against eager PGD);
 #   2. benchmarks/step_profile.py --device cuda: the paper-scale resnet18 pair (bf16 twice, fp32) and
-#      the digits pair, the default (distill.cuda_graphs on) against eager_pgd (off)
+#      the digits pair, the default (distill.cuda_graphs on) against eager_pgd (off), and in bf16 also
+#      against no_bank (the teacher run on the whole student batch)
 #      (benchmarks/results/step_profile_<card>_<date>.{json,md});
 #   3. a timed `dfard-pipeline run configs/digits.yaml` (stage times, verify's thread choice and phases);
 #   4. benchmarks/verify_cpus.py and verify_threads.py on that run: verify with 2 CPUs against all of
@@ -87,7 +88,7 @@ part cuda_tests 90 python3 -m pytest -q -rfE -p no:cacheprovider $(workers 4) \
     tests/attacks/test_graphed_pgd.py tests/distill/test_run.py tests/test_device.py
 
 part profile_resnet18_bf16 100 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
-    --precisions bf16 --variants default eager_pgd --repeat 2 --json "$profile" --append
+    --precisions bf16 --variants default eager_pgd no_bank --repeat 2 --json "$profile" --append
 part profile_resnet18_fp32 40 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->resnet18" \
     --precisions fp32 --variants default eager_pgd --json "$profile" --append
 part profile_digits 30 python3 benchmarks/step_profile.py --device cuda --pairs digits \
