@@ -42,7 +42,9 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH=/tmp/site
 fi
 card=$(python3 -c "import re, torch; n = torch.cuda.get_device_name(0); print((re.findall(r'[A-Z]\d{2,4}', n) or ['gpu'])[0].lower())")
-tag="${card}_$(date -u +%Y-%m-%d)"  # one file set per session: earlier sessions' results stay as they are
+# one file set per session: earlier sessions' results stay as they are (SUFFIX=word: a second session
+# of the same date, whose calls append to their own files, not to the first session's)
+tag="${card}_$(date -u +%Y-%m-%d)${SUFFIX:+_$SUFFIX}"
 summary="benchmarks/results/gpu_session_${tag}.md"
 profile="benchmarks/results/step_profile_${tag}.json"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv >"$LOGS/gpu.txt" 2>&1
@@ -108,7 +110,7 @@ cp "benchmarks/results/verify_threads_${tag}.md" "$OUT/" 2>/dev/null
 
 part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
     --precisions bf16 --variants default eager_pgd --json "$profile" --append
-part tests 200 env OMP_NUM_THREADS=2 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) tests
+part tests 300 env OMP_NUM_THREADS=2 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
 # every result file of this session, JSON included ($OUT takes 8 files: the copies above are the Markdown)
 tar -czf "$OUT/results.tar.gz" benchmarks/results/*_"${tag}"* 2>/dev/null

@@ -262,6 +262,8 @@ def main() -> None:
         commands = earlier.get("commands", [earlier.get("command")]) + commands
         rows = earlier["rows"]
     result = {"command": " && ".join(commands), "commands": commands, "machine": machine_info(), "rows": rows}
+    if earlier is not None and earlier.get("note"):
+        result["note"] = earlier["note"]  # what a reader must know about the file, kept on --append
     for name in pairs:
         pair = PAIRS[name]
         batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or name == "digits"
@@ -305,7 +307,8 @@ def _percent(value) -> str:
 
 
 def render(result: dict) -> str:
-    lines = ["# Distill step profile", "", f"Command: `{result['command']}`  ", describe(result["machine"]), "",
+    lines = ["# Distill step profile", ""] + ([result["note"], ""] if result.get("note") else []) + [
+             f"Command: `{result['command']}`  ", describe(result["machine"]), "",
              "| pair | precision | variant | batch | student steps/s | generator steps/s | TFLOP / student step | "
              "GB / student step | "
              "achieved TFLOP/s (student) | host syncs / student step | host syncs / generator step | "
