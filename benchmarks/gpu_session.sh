@@ -17,7 +17,8 @@
 #   4. benchmarks/verify_cpus.py and verify_threads.py on that run: verify with 2 CPUs against all of
 #      this many-core host's, and its thread pools;
 #   5. the mobilenet_v2 pair, then the test suite (without the slow marker) on CUDA, with what time is left
-#      (8 workers of 2 threads each: 8 workers of 16 threads reached 20 % of the suite in 192 s on an H200 host).
+#      (8 workers of 2 threads each: 8 workers of 16 threads reached 20 % of the suite in 192 s on an H200 host;
+#      with 2 threads each it took 66 s), then the slow tests.
 # PARTS="cuda_tests digits_run ..." runs only the parts named (a lease split into two calls); a later
 # call of the same day appends to the same files where the earlier call's results are in the tree.
 # With 15 minutes of device time, two calls leave room to fix what the first shows (2026-11-28: a
@@ -111,6 +112,9 @@ cp "benchmarks/results/verify_threads_${tag}.md" "$OUT/" 2>/dev/null
 part profile_mobilenet 60 python3 benchmarks/step_profile.py --device cuda --pairs "wrn34-10->mobilenet_v2" \
     --precisions bf16 --variants default eager_pgd --json "$profile" --append
 part tests 300 env OMP_NUM_THREADS=2 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) tests
+# the slow end-to-end tests (teacher training, two gloo ranks, kill -9 and resume, overwrite), which CI runs on CPUs
+part slow_tests 240 env OMP_NUM_THREADS=2 python3 -m pytest -v -rfE -p no:cacheprovider -p no:benchmark $(workers 8) \
+    --run-slow -m slow tests
 tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
 # every result file of this session, JSON included ($OUT takes 8 files: the copies above are the Markdown)
 tar -czf "$OUT/results.tar.gz" benchmarks/results/*_"${tag}"* 2>/dev/null
