@@ -26,6 +26,8 @@
 # the second, BUDGET_S=470):
 #   PARTS="cuda_tests profile_resnet18_bf16 profile_resnet18_fp32 profile_digits digits_run verify_cpus" BUDGET_S=360
 #   PARTS="profile_mobilenet tests" BUDGET_S=420
+# (a second session that day, SUFFIX=bank, took three calls: the CUDA tests and all profiles in 198 s,
+# the bf16 profile again, digits_run and the test suite in 209 s, slow_tests in 55 s)
 # Results: benchmarks/results/step_profile_<card>_<date>.*, gpu_session_<card>_<date>.md,
 # verify_cpus_<card>_<date>.*, verify_threads_<card>_<date>.*, and copies under $OUT.
 set -uo pipefail
