@@ -1,7 +1,7 @@
 """The DFARD epoch loop: probe -> N_G generator steps -> N_S student steps, with resumable,
 atomic checkpoints (every epoch and every ``checkpoint_minutes``) and Ctrl-C handling.
 
-Resume restores models, optimizers, schedules, ITA/AGB state, the memory bank, every rank's RNG
+Resume restores models, optimizers, schedules, ITA/AGB state, every rank's memory bank and RNG
 and the position inside the epoch, so an interrupted run continues on the same trajectory.
 """
 
@@ -141,7 +141,8 @@ class DistillTrainer:
             "student": c.student.state_dict(), "generator": c.generator.state_dict(),
             "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
             "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
-            "bank": self.bank.state_dict(), "rng": rng_states,
+            "bank": self.dist.gather_objects(self.bank.state_dict()),  # each rank keeps its own batches
+            "rng": rng_states,
             "scalers": [sc.state_dict() for sc in self.scalers],
             "student_ema": None if self.student_ema is None else self.student_ema.state_dict(),
         }
@@ -186,8 +187,10 @@ class DistillTrainer:
         self.opt_generator.load_state_dict(state["opt_generator"])
         self.schedule.load_state_dict(state["schedule"])
         self.balance.load_state_dict(state["balance"])
+        # one bank per rank; a checkpoint from before kept rank 0's alone, which every rank then takes
+        bank = state["bank"][self.dist.rank] if isinstance(state["bank"], list) else state["bank"]
         # a checkpoint from before the bank kept the teacher's logits gets them computed now
-        self.bank.load_state_dict(state["bank"], lambda x: teacher_forward(c, x.to(self.device)))
+        self.bank.load_state_dict(bank, lambda x: teacher_forward(c, x.to(self.device)))
         for scaler, scaler_state in zip(self.scalers, state["scalers"], strict=True):
             scaler.load_state_dict(scaler_state)
         c.rng.set_state(state["rng"][self.dist.rank].cpu())

@@ -1,6 +1,7 @@
 import torch
 
 from dfard_pipeline.distill import trainer as trainer_module
+from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.steps import add_to_bank, teacher_forward
 
 
@@ -33,9 +34,39 @@ def test_a_checkpoint_whose_bank_has_no_logits_resumes_with_the_teachers(digits_
     for _ in range(2):
         add_to_bank(saved.ctx, saved.bank, 8)
     state = saved.state_dict()
-    assert torch.equal(state["bank"]["logits"][0], teacher_forward(saved.ctx, state["bank"]["batches"][0]))
-    del state["bank"]["logits"]  # as a checkpoint from before the bank kept them
+    (bank,) = state["bank"]  # one rank's
+    assert torch.equal(bank["logits"][0], teacher_forward(saved.ctx, bank["batches"][0]))
+    del bank["logits"]  # as a checkpoint from before the bank kept them
     resumed = digits_trainer(overrides)
     resumed._restore(state)
     for batch, logits in zip(resumed.bank.batches, resumed.bank.logits, strict=True):
         assert torch.equal(logits, teacher_forward(resumed.ctx, batch))
+
+
+class _SecondOfTwoRanks:
+    """Rank 1 of two: what it gathers from rank 0 is ``rank0[type]`` (its own object otherwise)."""
+    enabled, world_size, rank, is_main = True, 2, 1, False
+
+    def __init__(self, rank0: dict):
+        self.rank0 = rank0
+
+    def gather_objects(self, obj):
+        return [self.rank0.get(type(obj), obj), obj]
+
+
+def test_every_rank_resumes_its_own_memory_bank(digits_trainer):
+    overrides = {"distill.batch_size": 8, "distill.nz": 8, "distill.ngf": 8, "distill.memory_bank_batches": 2}
+    saved = digits_trainer(overrides)
+    add_to_bank(saved.ctx, saved.bank, 8)
+    rank0_bank = MemoryBank(2)
+    rank0_bank.add(torch.zeros(8, 1, 8, 8), torch.zeros(8, 10))
+    saved.dist = _SecondOfTwoRanks({dict: rank0_bank.state_dict()})
+    state = saved.state_dict()
+    assert len(state["bank"]) == 2
+    resumed = digits_trainer(overrides)
+    resumed.dist = saved.dist
+    resumed._restore(state)
+    assert torch.equal(resumed.bank.batches[0], saved.bank.batches[0])  # its own, not rank 0's zeros
+    state["bank"] = state["bank"][0]  # a checkpoint from before: rank 0's bank alone, taken by every rank
+    resumed._restore(state)
+    assert torch.equal(resumed.bank.batches[0], torch.zeros(8, 1, 8, 8))
