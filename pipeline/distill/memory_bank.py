@@ -55,7 +55,10 @@ class MemoryBank:
         return inputs[index], logits[index]
 
     def state_dict(self) -> dict:
-        return {"batches": list(self.batches), "logits": list(self.logits), "next": self._next}
+        # copies, not views of the pool: pickling a view writes its whole storage (distributed
+        # checkpoints gather each rank's bank by pickling), 50 views of a full bank 50 times over
+        return {"batches": [b.clone() for b in self.batches], "logits": [t.clone() for t in self.logits],
+                "next": self._next}
 
     def load_state_dict(self, state: dict,
                         teacher_logits: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
