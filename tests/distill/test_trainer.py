@@ -4,6 +4,8 @@ from dfard_pipeline.distill import trainer as trainer_module
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.steps import add_to_bank, teacher_forward
 
+TINY_WITH_BANK = {"distill.batch_size": 8, "distill.nz": 8, "distill.ngf": 8, "distill.memory_bank_batches": 2}
+
 
 class _RecordingGroup:
     """Stands in for a two-rank process group: records what the trainer all-reduces."""
@@ -29,15 +31,14 @@ def test_ranks_agree_on_a_timed_save_every_few_steps_on_the_training_device(digi
 
 
 def test_a_checkpoint_whose_bank_has_no_logits_resumes_with_the_teachers(digits_trainer):
-    overrides = {"distill.batch_size": 8, "distill.nz": 8, "distill.ngf": 8, "distill.memory_bank_batches": 2}
-    saved = digits_trainer(overrides)
+    saved = digits_trainer(TINY_WITH_BANK)
     for _ in range(2):
         add_to_bank(saved.ctx, saved.bank, 8)
     state = saved.state_dict()
     (bank,) = state["bank"]  # one rank's
     assert torch.equal(bank["logits"][0], teacher_forward(saved.ctx, bank["batches"][0]))
     del bank["logits"]  # as a checkpoint from before the bank kept them
-    resumed = digits_trainer(overrides)
+    resumed = digits_trainer(TINY_WITH_BANK)
     resumed._restore(state)
     for batch, logits in zip(resumed.bank.batches, resumed.bank.logits, strict=True):
         assert torch.equal(logits, teacher_forward(resumed.ctx, batch))
@@ -55,15 +56,14 @@ class _SecondOfTwoRanks:
 
 
 def test_every_rank_resumes_its_own_memory_bank(digits_trainer):
-    overrides = {"distill.batch_size": 8, "distill.nz": 8, "distill.ngf": 8, "distill.memory_bank_batches": 2}
-    saved = digits_trainer(overrides)
+    saved = digits_trainer(TINY_WITH_BANK)
     add_to_bank(saved.ctx, saved.bank, 8)
     rank0_bank = MemoryBank(2)
     rank0_bank.add(torch.zeros(8, 1, 8, 8), torch.zeros(8, 10))
     saved.dist = _SecondOfTwoRanks({dict: rank0_bank.state_dict()})
     state = saved.state_dict()
     assert len(state["bank"]) == 2
-    resumed = digits_trainer(overrides)
+    resumed = digits_trainer(TINY_WITH_BANK)
     resumed.dist = saved.dist
     resumed._restore(state)
     assert torch.equal(resumed.bank.batches[0], saved.bank.batches[0])  # its own, not rank 0's zeros
