@@ -34,11 +34,12 @@ def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:
 
 def read_generator(path: Path):
     """The generator saved at ``path``, in eval mode; a ``CheckpointError`` names what is wrong."""
-    from dfard_pipeline.artifacts.torch_files import load_error
+    from dfard_pipeline.artifacts.torch_files import checked_members, load_error
     from dfard_pipeline.models.generator import load_generator
 
     if not path.is_file():
         raise CheckpointError(f"generator not found: {path}")
+    checked_members(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files

@@ -16,7 +16,13 @@ from typing import Any
 import torch
 
 from dfard_pipeline.artifacts.provenance import library_versions
-from dfard_pipeline.artifacts.torch_files import archive_kind, holds_pickled_objects, load_error, plain_state_dict
+from dfard_pipeline.artifacts.torch_files import (
+    archive_kind,
+    checked_members,
+    holds_pickled_objects,
+    load_error,
+    plain_state_dict,
+)
 from dfard_pipeline.errors import CheckpointError, DfardError
 from dfard_pipeline.models import ZooModel, create_model
 from dfard_pipeline.models.contract import InputContract
@@ -123,6 +129,7 @@ def read_checkpoint(path: str | Path, kind: str | None = None) -> ProjectCheckpo
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    checked_members(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files

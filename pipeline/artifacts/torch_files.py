@@ -4,18 +4,29 @@ archives (TorchScript, ``torch.export``) a file is, told by its entries without 
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import torch
 
+from dfard_pipeline.archive_members import ArchiveError, check_members
+from dfard_pipeline.errors import CheckpointError
+
+
+def checked_members(path: Path, data: bytes | None = None) -> list[str]:
+    """The member names of the torch archive at ``path`` (empty for a file that is not a zip), once its
+    directory is unambiguous and bounded (``archive_members``); a ``CheckpointError`` otherwise. Call it
+    before any ``torch.load``/``torch.jit.load``, so what is inspected is what torch reads; pass the
+    file's ``data`` when those bytes are what is loaded."""
+    try:
+        return check_members(path if data is None else data, single_root=True)
+    except ArchiveError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
 
 def archive_kind(path: Path) -> str | None:
-    """``torchscript`` or ``torch_export`` when ``path`` is one of those archives, else None."""
-    names = []
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+    """``torchscript`` or ``torch_export`` when ``path`` is one of those archives, else None; a
+    ``CheckpointError`` for an ambiguous or oversized zip directory."""
+    names = checked_members(path)
     if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
         return "torchscript"
     if path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or "/models/" in n

@@ -2,9 +2,11 @@
 
 Accepted: this project's checkpoint; a plain ``state_dict`` (or one under a ``state_dict`` /
 ``model`` key) with ``arch=``; a TorchScript file; a ``torch.export`` ``.pt2`` program. No Python
-code from the file runs unless ``trust=True``: pickles load with ``weights_only=True``, a ``.pt2``
-is inspected before loading (``pt2_archive.py``), and TorchScript is deserialised by TorchScript's
-own loader, which builds tensors and TorchScript code but no Python objects. Every loaded model
+code from the file runs unless ``trust=True``: every zip's directory is checked first
+(``archive_members``), pickles load with ``weights_only=True``, a ``.pt2`` is code and loads only
+with ``trust`` (``pt2_archive.py``), and TorchScript is loaded only when its code defines no
+``__setstate__`` and every operation of every method is a pure tensor operation
+(``torchscript_check.py``). Every loaded model
 must have finite weights and give finite, deterministic ``(N, classes)`` logits.
 """
 
@@ -20,6 +22,7 @@ from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.artifacts.torch_files import archive_kind, holds_pickled_objects, load_error
 from dfard_pipeline.checkpoint.loaded import LoadedModel, check_teacher, freeze, from_checkpoint
 from dfard_pipeline.checkpoint.pt2_archive import load_exported_program
+from dfard_pipeline.checkpoint.torchscript_check import load_torchscript
 from dfard_pipeline.errors import CheckpointError, UsageError
 from dfard_pipeline.models import InputContract, create_model
 
@@ -126,7 +129,7 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
     sha = file_sha256(path)
     fmt = archive_kind(path)
     if fmt == "torchscript":
-        module = _load_torchscript(path)
+        module = load_torchscript(path, trust=trust)
     elif fmt == "torch_export":
         program = load_exported_program(path, trust=trust)
         module = program.module()
@@ -157,29 +160,6 @@ def load_teacher(path: str | Path, arch: str | None = None, trust: bool = False,
         contract = _contract_for_external(module, arch if fmt == "state_dict" else None, input_shape, path)
     check_teacher(module, contract, path)
     return LoadedModel(module, contract, fmt, sha, arch)
-
-
-# TorchScript ops that reach outside the model (files) or into Python; a teacher needs neither.
-_TORCHSCRIPT_DENIED = ("aten::from_file", "prim::PythonOp")
-
-
-def _load_torchscript(path: Path) -> nn.Module:
-    try:
-        module = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - the TorchScript loader raises RuntimeError for everything
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a loadable TorchScript file ({first})") from None
-    kinds = {node.kind() for method in _script_methods(module) for node in method.inlined_graph.nodes()}
-    denied = sorted(kinds.intersection(_TORCHSCRIPT_DENIED))
-    if denied:
-        raise CheckpointError(f"{path}: TorchScript program calls {', '.join(denied)}, which a classifier "
-                              "does not need; refused")
-    return module
-
-
-def _script_methods(module):
-    forward = getattr(module, "forward", None)
-    return [forward] if forward is not None and hasattr(forward, "inlined_graph") else []
 
 
 def teacher_hints(student_meta: dict) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dfard_pipeline import outputs
-from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config
+from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config, trust_option
 
 OPTION_KEYS = {
     "student": "distill.student", "method": "distill.method", "epochs": "distill.epochs",
@@ -46,9 +46,7 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
                                     "teacher.checkpoint_arch]")
 @click.option("--input-shape", callback=_parse_shape, help="C,H,W for TorchScript/pickled teachers.  [config: "
                                                            "teacher.input_shape]")
-@click.option("--trust-checkpoint", is_flag=True,
-              help="Load a teacher that holds pickled Python objects (a whole pickled model, a .pt2 with pickled "
-                   "weights): that runs code from the file, so only for files you trust.")
+@trust_option
 @click.option("--out", type=click.Path(file_okay=False), default=str(outputs.DISTILL), show_default=True,
               help="Run folder.")
 @click.option("--student", help="Student architecture.  [default: digits_cnn_student]")

@@ -11,7 +11,13 @@ from click.core import ParameterSource
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
     help="Pipeline config (YAML). Options given here override it.")
-overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+# Safety switches come from the command line only: never DFARD_<CMD>_OVERWRITE or ..._TRUST_CHECKPOINT,
+# which a shell profile or CI variable would turn on silently for every later command.
+SAFETY_SWITCH = {"is_flag": True, "allow_from_autoenv": False}
+overwrite_option = click.option("--overwrite", **SAFETY_SWITCH, help="Replace an existing output.")
+TRUST_HELP = ("Load a teacher file that may run code: a pickled whole model, any torch.export .pt2, a TorchScript "
+              "file with more than tensor operations. Only for files you trust.")
+trust_option = click.option("--trust-checkpoint", **SAFETY_SWITCH, help=TRUST_HELP)
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 

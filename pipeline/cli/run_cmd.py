@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import quiet_option
+from dfard_pipeline.cli.options import quiet_option, trust_option
 from dfard_pipeline.outputs import run_out
 from dfard_pipeline.stages.steps import STAGE_NAMES
 
@@ -31,8 +31,7 @@ Exits 1 when any verify gate fails.""")
 @click.option("--from", "from_stage", type=click.Choice(STAGE_NAMES), help="Re-run from this stage on.")
 @click.option("--only", type=click.Choice(STAGE_NAMES), help="Run only this stage (earlier outputs must exist).")
 @click.option("--force", is_flag=True, help="Ignore the cache: re-run every selected stage.")
-@click.option("--trust-checkpoint", is_flag=True,
-              help="Load a teacher.checkpoint that holds pickled Python objects (runs code from the file).")
+@trust_option
 @quiet_option
 @click.pass_context
 def run(ctx, config, out, from_stage, only, force, trust_checkpoint, quiet):

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from dfard_pipeline.cli.options import config_option, old_spelling, quiet_option, renamed, resolve_config
+from dfard_pipeline.cli.options import (
+    SAFETY_SWITCH,
+    config_option,
+    old_spelling,
+    quiet_option,
+    renamed,
+    resolve_config,
+    trust_option,
+)
 
 # options whose default comes from the config (--config, else the group's, else configs/digits.yaml)
 OPTION_KEYS = {"data": "verify.data", "n": "verify.n", "seed": "seed"}
@@ -50,13 +58,12 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @click.option("--n", type=int, help="Use the first N samples (comparable across runs).  [default: the config's "
                                    "verify.n: all]")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher that labels --data synthetic.")
-@click.option("--trust-checkpoint", is_flag=True,
-              help="Load a --teacher that holds pickled Python objects (runs code from the file).")
+@trust_option
 @click.option("--emulate", is_flag=True, help="Run another device's profile here; latency is marked as host.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write verify.json here.")
-@click.option("--overwrite", is_flag=True, help="Replace verify.json/verify.md (and --json) if they exist.")
+@click.option("--overwrite", **SAFETY_SWITCH, help="Replace verify.json/verify.md (and --json) if they exist.")
 @click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
               help="Write a folder for the device (artifact, arrays, verify_on_device.py) instead of running here.")
 @click.option("--collect", "collect_dir", type=click.Path(file_okay=False),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfard_pipeline.archive_members import ArchiveError, check_members
 from dfard_pipeline.data.dataset import LabelledSet
 from dfard_pipeline.errors import DataError
 
@@ -17,6 +18,10 @@ def _open(path: str, keys: tuple[str, ...]) -> tuple[Path, dict[str, np.ndarray]
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"npz: file not found: {file}")
+    try:
+        check_members(file)
+    except ArchiveError as exc:
+        raise DataError(f"npz: {file}: {exc}") from None
     try:
         with np.load(file, allow_pickle=False) as arrays:
             if any(key not in arrays for key in keys):

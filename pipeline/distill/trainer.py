@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dfard_pipeline.artifacts.torch_files import load_error
+from dfard_pipeline.artifacts.torch_files import checked_members, load_error
 from dfard_pipeline.atomic import save_torch_atomic
 from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.config.schema import DistillConfig
@@ -155,6 +155,8 @@ class DistillTrainer:
         self.dist.barrier()
 
     def resume(self) -> None:
+        if self.checkpoint_path.is_file():
+            checked_members(self.checkpoint_path)
         try:
             state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         except FileNotFoundError:

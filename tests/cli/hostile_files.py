@@ -94,6 +94,85 @@ def pt2_with_opaque_constant(safe_pt2: Path, path: Path) -> Path:
     return target
 
 
+SYMPY_PAYLOAD = f"__import__('builtins').open({MARKER!r}, 'w').write('code ran') and Symbol('s77', positive=True)"
+
+
+def pt2_with_shape_expression_payload(safe_pt2: Path, path: Path) -> Path:
+    """No pickle at all: a symbolic-shape string that ``sympy.sympify`` evaluates as Python."""
+    def edit(rel, data):
+        if rel.startswith("models/") and rel.endswith(".json"):
+            text = data.decode()
+            return text.replace("Symbol('s77', positive=True, integer=True)", SYMPY_PAYLOAD, 1).encode()
+        return None
+
+    return _rewrite_zip(safe_pt2, path, edit)
+
+
+def with_duplicate_member(source: Path, path: Path, member: str, first: bytes) -> Path:
+    """``source`` with ``first`` stored under ``member``'s name *before* the original: torch reads the
+    first of two equal names, Python's zipfile the last."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as new:
+        root = old.namelist()[0].split("/", 1)[0]
+        new.writestr(f"{root}/{member}", first)
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info.filename))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def torchscript_writing(victim: Path, path: Path, where: str) -> Path:
+    """A TorchScript classifier that overwrites ``victim`` through ``aten::from_file(shared=True)``:
+    ``where`` is ``"if"`` (inside an if block of a submodule's forward) or ``"setstate"`` (in a
+    submodule's ``__setstate__``, which runs inside ``torch.jit.load``)."""
+    size = victim.stat().st_size
+    writes = torch.jit.script(_FileWriter(str(victim), size) if where == "if" else _SetstateWriter(str(victim), size))
+    model = torch.jit.script(_Wrapped(writes))
+    model.save(str(path))
+    return path
+
+
+class _FileWriter(torch.nn.Module):
+    def __init__(self, victim: str, size: int):
+        super().__init__()
+        self.victim, self.size = victim, size
+
+    def forward(self, x):
+        if x.sum() > -1.0:
+            page = torch.from_file(self.victim, shared=True, size=self.size, dtype=torch.uint8)
+            page.fill_(88)
+            return x.flatten(1)[:, :10] + page[0].float() * 0
+        return x.flatten(1)[:, :10]
+
+
+class _SetstateWriter(torch.nn.Module):
+    def __init__(self, victim: str, size: int):
+        super().__init__()
+        self.victim, self.size = victim, size
+
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+    @torch.jit.export
+    def __getstate__(self) -> tuple[str, int, bool]:
+        return (self.victim, self.size, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: tuple[str, int, bool]) -> None:
+        self.victim, self.training = state[0], state[2]
+        page = torch.from_file(self.victim, shared=True, size=state[1], dtype=torch.uint8)
+        self.size = int(page.fill_(88).sum().item()) * 0 + state[1]
+
+
+class _Wrapped(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
 def npz(path: Path, x: np.ndarray, y: np.ndarray | None = None) -> Path:
     arrays = {"x": x} if y is None else {"x": x, "y": y}
     np.savez(path, **arrays)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import hostile_files as hf
@@ -41,6 +42,17 @@ def inputs(digits_run, tmp_path_factory):
     hf.pt2_with_pickled_sample_inputs(safe, root / "evil_sample.pt2")
     hf.pt2_with_opaque_constant(safe, root / "evil_opaque.pt2")
     hf.evil_pickle(root / "evil.pt")
+    hf.pt2_with_shape_expression_payload(safe, root / "sympy.pt2")
+    victim = root / "victim.txt"
+    victim.write_text("a good file that a hostile teacher tries to overwrite\n")
+    hf.torchscript_writing(victim, root / "writes_in_if.ts", "if")
+    hf.torchscript_writing(victim, root / "writes_in_setstate.ts", "setstate")
+    hf.with_duplicate_member(root / "teacher.pt", root / "dup_member.pt", "version", b"3\n")
+    with zipfile.ZipFile(root / "outside.pt", "w") as archive, zipfile.ZipFile(root / "teacher.pt") as source:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info.filename))
+        archive.writestr("../escaped", b"x")
+    np.savez_compressed(root / "bomb.npz", x=np.zeros((40000, 1, 32, 32), np.uint8), y=np.zeros(40000, np.int64))
 
     state = teacher.state_dict()
     state["features.0.0.weight"] = torch.zeros(7, 1, 3, 3)
@@ -124,6 +136,7 @@ def _last_checkpoint(write):
 
 
 ONNX = "{inp}/run/student.fp32.onnx"
+PT2 = "is a torch.export program, and loading one runs Python"
 VERIFY = ["verify", "--artifact", ONNX, "--out", "{tmp}/v", "--quiet"]
 DISTILL = ["distill", "--out", "{tmp}/d", "--quiet"]
 EXPORT = ["export", "--quiet", "--checkpoint"]
@@ -133,16 +146,30 @@ EXPORT_INT8 = [*EXPORT, "{inp}/run/student.pt", "--precision", "int8", "--out", 
 CASES = [
     # 1. no code runs from a file we read
     ("pickled-whole-model", [*DISTILL, "--teacher", "{inp}/evil.pt"], None, "pickled Python object"),
-    ("pt2-pickled-weight", [*DISTILL, "--teacher", "{inp}/evil_weight.pt2"], None, "holds pickled Python objects"),
-    ("pt2-pickled-sample-inputs", [*DISTILL, "--teacher", "{inp}/evil_sample.pt2"], None,
-     "holds pickled Python objects"),
-    ("pt2-opaque-constant", [*DISTILL, "--teacher", "{inp}/evil_opaque.pt2"], None, "holds pickled Python objects"),
+    ("pt2-pickled-weight", [*DISTILL, "--teacher", "{inp}/evil_weight.pt2"], None, PT2),
+    ("pt2-pickled-sample-inputs", [*DISTILL, "--teacher", "{inp}/evil_sample.pt2"], None, PT2),
+    ("pt2-opaque-constant", [*DISTILL, "--teacher", "{inp}/evil_opaque.pt2"], None, PT2),
+    # round 2: a .pt2 with no pickle at all (sympy evaluates its shape strings), everywhere a teacher is read
+    ("pt2-shape-expression-distill", [*DISTILL, "--teacher", "{inp}/sympy.pt2"], None, PT2),
+    ("pt2-shape-expression-verify", [*VERIFY, "--data", "synthetic", "--teacher", "{inp}/sympy.pt2"], None, PT2),
+    ("pt2-clean-needs-opt-in", [*DISTILL, "--teacher", "{inp}/safe.pt2"], None, PT2),
+    # a zip directory that two readers read differently, or that escapes its folder
+    ("zip-duplicate-member", [*DISTILL, "--teacher", "{inp}/dup_member.pt"], None, "two members named"),
+    ("zip-member-outside", [*DISTILL, "--teacher", "{inp}/outside.pt"], None, "outside its folder"),
+    ("zip-duplicate-member-export", [*EXPORT, "{inp}/dup_member.pt", "--out", "{tmp}/x.onnx"], None,
+     "two members named"),
+    # TorchScript that writes a file: inside an if block, and in __setstate__ (runs inside torch.jit.load)
+    ("torchscript-from-file-in-if", [*DISTILL, "--teacher", "{inp}/writes_in_if.ts", "--input-shape", "1,8,8"],
+     None, "aten::from_file"),
+    ("torchscript-setstate", [*DISTILL, "--teacher", "{inp}/writes_in_setstate.ts", "--input-shape", "1,8,8"],
+     None, "defines __setstate__"),
+    ("npz-decompression-bomb", [*VERIFY, "--data", "npz:{inp}/bomb.npz"], None, "decompression bomb"),
     ("export-student-pt2-pickled", [*EXPORT, "{inp}/evil_weight.pt2", "--out", "{tmp}/x.onnx"], None,
      "is a torch.export program"),
     ("export-student-pickled", [*EXPORT, "{inp}/evil.pt", "--out", "{tmp}/x.onnx"], None,
      "pickled Python object"),
     ("verify-teacher-pt2-pickled", [*VERIFY, "--data", "synthetic", "--teacher", "{inp}/evil_opaque.pt2"], None,
-     "holds pickled Python objects"),
+     PT2),
     ("calibration-generator-pickled", [*EXPORT_INT8, "--calibration", "{inp}/evil.pt"], None,
      "not a readable generator checkpoint"),
     ("calibration-npz-object-array", [*EXPORT_INT8, "--calibration", "npz:{inp}/object.npz"], None,
@@ -253,11 +280,41 @@ def test_read_only_output_folder_is_refused_before_any_work(inputs, tmp_path, ca
         assert len(err.strip().splitlines()) == 1
 
 
-def test_safe_pt2_still_loads_and_trusted_pickles_load_on_request(inputs, tmp_path, monkeypatch):
+@pytest.mark.parametrize("variable", ["DFARD_DISTILL_TRUST_CHECKPOINT", "DFARD_VERIFY_TRUST_CHECKPOINT"])
+def test_the_environment_cannot_switch_on_trust(inputs, tmp_path, monkeypatch, capsys, variable):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, "1")
+    command = variable.split("_")[1].lower()
+    args = ([*DISTILL, "--teacher", "{inp}/evil.pt"] if command == "distill"
+            else [*VERIFY, "--data", "synthetic", "--teacher", "{inp}/sympy.pt2"])
+    with pytest.raises(SystemExit) as info:
+        main([a.format(inp=inputs, tmp=tmp_path) for a in args])
+    assert info.value.code == 2 and "--trust-checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / hf.MARKER).exists(), "code from a file ran"
+
+
+@pytest.mark.parametrize("command", ["export", "teacher", "distill", "verify"])
+def test_the_environment_cannot_switch_on_overwrite(inputs, tmp_path, monkeypatch, capsys, command):
+    monkeypatch.setenv(f"DFARD_{command.upper()}_OVERWRITE", "1")
+    args = {"export": [*EXPORT, "{inp}/run/student.pt", "--out", "{tmp}/x.onnx"],
+            "teacher": ["teacher", "--out", "{tmp}/x.onnx"],
+            "distill": [*DISTILL[:-1], "--teacher", "{inp}/teacher.pt", "--out", "{tmp}"],
+            "verify": [*VERIFY[:3], "--out", "{tmp}", "--json", "{tmp}/x.onnx"]}[command]
+    (tmp_path / "x.onnx").write_text("a good earlier result\n")
+    (tmp_path / "student.pt").write_text("a good earlier result\n")
+    before = _tree(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main([a.format(inp=inputs, tmp=tmp_path) for a in args])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and ("already" in err), err
+    assert _tree(tmp_path) == before
+
+
+def test_safe_pt2_loads_only_with_the_opt_in_and_trusted_pickles_load_on_request(inputs, tmp_path, monkeypatch):
     from dfard_pipeline.checkpoint import load_teacher
 
     monkeypatch.chdir(tmp_path)
-    loaded = load_teacher(inputs / "safe.pt2")
+    loaded = load_teacher(inputs / "safe.pt2", trust=True)
     assert loaded.source_format == "torch_export" and loaded.contract.shape == (1, 8, 8)
     assert not (tmp_path / hf.MARKER).exists()
     # The opt-in really is what it says: with it, the payload runs (this is why it is an opt-in).

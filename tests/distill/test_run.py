@@ -322,7 +322,7 @@ def test_portable_teachers_distill_with_a_finite_bn_term(tmp_path, digits_teache
         path = tmp_path / "teacher.ts"
     said = []
     out = run_distill(tiny(**{"teacher.input_shape": [1, 8, 8]}), str(path), tmp_path / "run", quiet=True,
-                      log=said.append)
+                      log=said.append, trust=fmt == "pt2")
     assert any(line.startswith("feature-statistics prior: bn over 3 BatchNorm layers") for line in said), said
     records = [json.loads(line) for line in out.metrics.read_text().splitlines()]
     for record in records:
@@ -348,7 +348,8 @@ def test_a_teacher_without_batch_norm_is_warned_about(tmp_path):
                                   dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
     torch.export.save(program, str(tmp_path / "teacher.pt2"))
     said = []
-    out = run_distill(tiny(), str(tmp_path / "teacher.pt2"), tmp_path / "run", quiet=True, log=said.append)
+    out = run_distill(tiny(), str(tmp_path / "teacher.pt2"), tmp_path / "run", quiet=True, log=said.append,
+                      trust=True)
     warning = [line for line in said if line.startswith("warning: no feature-statistics prior")]
     assert len(warning) == 1 and "layer_norm" in warning[0] and "weaker student" in warning[0]
     record = json.loads(out.metrics.read_text().splitlines()[-1])
