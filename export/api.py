@@ -18,7 +18,7 @@ import torch
 
 from dfard_pipeline.artifacts.export_manifest import ExportManifest, manifest_path
 from dfard_pipeline.backends.parity import ParityResult, compare_logits
-from dfard_pipeline.errors import ValidationError
+from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.export.spec import ExportRequest
 from dfard_pipeline.outputs import check_output
 
@@ -100,7 +100,9 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
     out = request.output_path
     calibration_file = request.calibration.partition(":")[2] if request.calibration and ":" in request.calibration \
         else request.calibration
-    inputs = (request.student, Path(calibration_file) if calibration_file else None)
+    # the generator beside the student is an input too: INT8 calibrates from it, parity samples it
+    inputs = (request.student, Path(calibration_file) if calibration_file else None,
+              calib.find_generator(request.student))
     for path in (out, manifest_path(out)):  # refused before any work: nothing good destroyed
         check_output(path, request.overwrite, inputs)
     fmt.check_environment()  # fail before any work when, say, TensorRT or the GPU is missing
@@ -108,6 +110,7 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
         if request.precision == "int8" else None
     loaded = _load_checkpoint(request.student)
     generator_spec = calibration_spec or (f"generator:{g}" if (g := calib.find_generator(request.student)) else None)
+    out.parent.mkdir(parents=True, exist_ok=True)  # missing folders are made, as by every CLI the user knows
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp_dir:
         tmp = Path(tmp_dir)
         onnx = _onnx_graph(loaded, request, fmt.onnx_precision(request.precision), calibration_spec, tmp, log)
@@ -120,9 +123,25 @@ def export_model(request: ExportRequest, log: Callable[[str], None] = lambda _ms
         # interrupted export never leaves a new artifact beside an old manifest (or the reverse).
         manifest = _write_manifest(artifact, tmp / "manifest.json", out, request, loaded, onnx, parity,
                                    int8_agreement, details)
-        os.replace(artifact, out)
-        os.replace(tmp / "manifest.json", manifest_path(out))
+        _publish_pair(artifact, out, tmp / "manifest.json", manifest_path(out), request.overwrite)
     return ExportResult(out, manifest_path(out), manifest, parity)
+
+
+def _publish_pair(artifact: Path, out: Path, manifest: Path, manifest_out: Path, overwrite: bool) -> None:
+    """Artifact and manifest into place; without ``overwrite`` neither replaces a file another export
+    put there after our check (the artifact we linked is taken back when the manifest is refused)."""
+    from dfard_pipeline.atomic import AlreadyThere, publish
+
+    try:
+        publish(artifact, out, overwrite)
+        try:
+            publish(manifest, manifest_out, overwrite)
+        except AlreadyThere:
+            out.unlink()
+            raise
+    except AlreadyThere as exc:
+        raise UsageError(f"{exc} appeared while this export ran (another export?); it was left as it is: "
+                         "pass --overwrite to replace it") from None
 
 
 @dataclass

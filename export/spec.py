@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfard_pipeline.config.schema import check_export_numbers
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.outputs import export_out
 
@@ -75,9 +76,10 @@ class ExportRequest:
             raise UsageError("--batch N fixes the batch size and --dynamic-batch frees it: pass one")
         if self.batch is not None and self.batch < 1:
             raise UsageError(f"--batch must be >= 1, got {self.batch}")
-        if not 13 <= self.opset <= 23:
-            raise UsageError(f"--opset {self.opset} is outside what the exporter writes (13-23; 18 is "
-                             "the default)")
+        try:  # the bounds live in the config schema: one source for both paths
+            check_export_numbers(self.opset, self.calibration_samples, where="--")
+        except ValueError as exc:
+            raise UsageError(str(exc).replace("--calibration_samples", "--calibration-samples")) from None
         if self.calibration and self.precision != "int8":
             raise UsageError("--calibration only applies to --precision int8")
         if self.int8_scheme not in ("symmetric", "cpu"):
@@ -85,8 +87,6 @@ class ExportRequest:
         if self.int8_scheme == "cpu" and (self.format != "onnx" or self.precision != "int8"):
             raise UsageError("--int8-scheme cpu (uint8 activations) applies to --format onnx --precision int8 "
                              "only; TensorRT needs the symmetric scheme")
-        if self.calibration_samples < 16:
-            raise UsageError("calibration needs at least 16 samples")
 
     @property
     def output_path(self) -> Path:

@@ -36,6 +36,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+class AlreadyThere(FileExistsError):
+    """``publish`` without overwrite found the destination taken (by another writer, meanwhile)."""
+
+
+def publish(source: Path, dest: Path, overwrite: bool) -> None:
+    """Move a finished file into place. With ``overwrite`` a rename (atomic, replacing); without it
+    the file is linked to ``dest``, which fails when ``dest`` exists, so a concurrent writer that
+    got there first is never silently replaced (``AlreadyThere``), then the source name removed."""
+    if overwrite:
+        os.replace(source, dest)
+        return
+    try:
+        os.link(source, dest)
+    except FileExistsError:
+        raise AlreadyThere(str(dest)) from None
+    os.unlink(source)
+
+
 def folder_writable(folder: str | os.PathLike) -> bool:
     """Whether a file can be created in ``folder`` (or, when it does not exist yet, in the nearest
     ancestor that does, which ``mkdir -p`` would write into). Tried for real with a temporary file
@@ -58,8 +76,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def strict_json(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by None: JSON has no token for them, and the
+    ``NaN`` Python writes by default is refused by strict parsers (jq, JavaScript, most CI tools)."""
+    if isinstance(data, float):
+        return data if data == data and data not in (float("inf"), float("-inf")) else None
+    if isinstance(data, dict):
+        return {k: strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    return data
+
+
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return write_text_atomic(path, json.dumps(strict_json(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def save_torch_atomic(obj: Any, path: str | os.PathLike) -> Path:

@@ -56,11 +56,27 @@ def precision_warning(device: torch.device, precision: str, flags: set[str] | No
     if device.type != "cpu" or precision != "bf16":
         return None
     flags = cpu_flags() if flags is None else flags
-    if flags is None or flags & {"avx512_bf16", "amx_bf16"}:
+    if flags is None or flags & NATIVE_BF16_FLAGS:
         return None
     capability = torch.backends.cpu.get_cpu_capability()
     return (f"this CPU has no native bf16 (no avx512_bf16 or amx_bf16; PyTorch runs {capability} kernels): "
             "bf16 autocast will be several times slower than fp32 here; use --precision fp32")
+
+
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(device: torch.device, choice: str, flags: set[str] | None = None) -> str:
+    """The precision ``choice`` names on ``device``; ``auto`` is bf16 autocast where it runs natively
+    (a CUDA GPU with bf16, a CPU with AVX-512 BF16 or AMX) and fp32 elsewhere: on a CPU without native
+    bf16 PyTorch converts around every op, several times slower than fp32 (benchmarks/results/ has
+    the readings)."""
+    if choice != "auto":
+        return choice
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    flags = cpu_flags() if flags is None else flags
+    return "bf16" if flags and flags & NATIVE_BF16_FLAGS else "fp32"
 
 
 def memory_format(device: torch.device, choice: str, flags: set[str] | None = None) -> torch.memory_format:

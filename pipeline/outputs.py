@@ -35,7 +35,7 @@ def run_out(config_path: Path) -> Path:
     return Path("runs") / config_path.stem
 
 
-def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), create_parent: bool = False) -> Path:
+def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> Path:
     """Refuse, before any work, an output that exists (without ``overwrite``), that is one of the
     command's ``inputs``, or that cannot be written (missing or read-only folder)."""
     from dfard_pipeline.atomic import folder_writable
@@ -49,8 +49,6 @@ def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = (), cre
         raise UsageError(f"{path} is a folder; name a file")
     if path.exists() and not overwrite:
         raise UsageError(f"{path} already exists; pass --overwrite to replace it")
-    if not create_parent and not path.parent.exists():
-        raise UsageError(f"output folder {path.parent} does not exist; create it first")
-    if not folder_writable(path.parent):
+    if not folder_writable(path.parent):  # a missing folder is made when the output is written
         raise UsageError(f"cannot write {path}: its folder is not writable")
     return path

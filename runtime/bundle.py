@@ -25,6 +25,9 @@ from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import on_device, verdict
 
 DEVICE_FILES = ("device_result.json", "device_logits.npz")
+RECORD_SCHEMA = "dfard-pipeline.bundle-record/1"
+# device results are JSON of a few KB and logits of a few MB: anything far larger is not ours
+MAX_JSON_BYTES = 16 << 20
 
 
 def _profile_for_bundle(device: str, artifact: Path):
@@ -58,8 +61,7 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     artifact = request.artifact
     if not artifact.is_file():
         raise UsageError(f"model artifact not found: {artifact}")
-    if folder.exists() and not overwrite:
-        raise UsageError(f"{folder} already exists; pass --overwrite to replace it")
+    check_bundle_folder(folder, overwrite, (artifact, manifest_path(artifact), request.reference, request.teacher))
     profile = _profile_for_bundle(request.device, artifact)
     manifest = read_manifest(artifact)
     if manifest is None:
@@ -67,6 +69,9 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     inputs = verify_inputs(request, profile, manifest)
     precision, reference_path, reference = inputs.precision, inputs.reference_path, inputs.reference
     eps, data, data_note = inputs.eps, inputs.data, inputs.data_note
+    from dfard_pipeline.artifacts.generator_file import generator_beside
+
+    check_bundle_folder(folder, overwrite, (reference_path, generator_beside(reference_path)))
     _check_contracts(manifest.contract, reference.contract, data, artifact)
     x, y, budget = data.x, data.y, profile.attacks
     suite = request.suite or budget.suite
@@ -102,6 +107,32 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     return _write_folder(folder, [artifact, manifest_path(artifact)], arrays, bundle)
 
 
+def check_bundle_folder(folder: Path, overwrite: bool, inputs) -> None:
+    """Refuse, before any attack runs, a bundle folder that exists (without ``overwrite``), that holds
+    one of the command's inputs (replacing it would delete them), or that cannot be written."""
+    from dfard_pipeline.atomic import folder_writable
+
+    target = folder.resolve()
+    for source in inputs:
+        if source is not None and Path(source).exists():
+            resolved = Path(source).resolve()
+            if resolved == target or target in resolved.parents:
+                raise UsageError(f"--bundle {folder} holds {Path(source).name}, an input of this command; "
+                                 "choose another bundle folder")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--bundle {folder} is a file; name a folder")
+    if folder.exists() and not overwrite:
+        raise UsageError(f"{folder} already exists; pass --overwrite to replace it")
+    if not folder_writable(folder.parent):
+        raise UsageError(f"cannot write the bundle {folder}: its folder is not writable")
+
+
+def record_path(folder: Path) -> Path:
+    """The workstation's record of what ``--bundle`` wrote (file -> sha256), kept beside the folder
+    (never inside it: the folder travels to the device, the record stays here)."""
+    return folder.with_name(folder.name + ".sha256.json")
+
+
 def _profile_record(profile) -> dict:
     """What the device half needs of the profile: its runtime, providers, batches and Square budget."""
     from dfard_pipeline.backends.onnxruntime_runner import provider_name
@@ -114,38 +145,115 @@ def _profile_record(profile) -> dict:
 
 
 def _write_folder(folder: Path, files: list[Path], arrays: dict, bundle: dict) -> Path:
-    """The bundle staged in a temporary folder beside ``folder``, then moved into place whole."""
-    with tempfile.TemporaryDirectory(dir=folder.parent if folder.parent.exists() else None,
-                                     prefix=f".{folder.name}.") as tmp:
+    """The bundle staged in a temporary folder beside ``folder`` (on its file system: the move is a
+    rename), then moved into place whole, with the workstation's record of every file's sha256."""
+    from dfard_pipeline.artifacts.provenance import file_sha256
+    from dfard_pipeline.atomic import write_json_atomic
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as tmp:
         staging = Path(tmp) / "bundle"
         staging.mkdir()
         for file in files:
             shutil.copy2(file, staging / file.name)
         np.savez(staging / "arrays.npz", **arrays)
         shutil.copy2(on_device.__file__, staging / "verify_on_device.py")
-        (staging / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        (staging / "bundle.json").write_text(json.dumps(bundle, indent=2, allow_nan=False) + "\n")
+        record = {"schema": RECORD_SCHEMA, "bundle_id": bundle["id"],
+                  "files": {p.name: file_sha256(p) for p in sorted(staging.iterdir())}}
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
+        write_json_atomic(record_path(folder), record)
     return folder
 
 
 def _read_json(path: Path, schema: str) -> dict:
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise UsageError(f"{path}: {path.stat().st_size / 2**20:.0f} MiB, far larger than any file verify writes")
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: unreadable ({type(exc).__name__})") from None
     if not isinstance(data, dict) or data.get("schema") != schema:
         raise UsageError(f"{path}: not a {schema} file")
     return data
 
 
+def _check_record(folder: Path, bundle: dict) -> None:
+    """Every file ``--bundle`` wrote is byte for byte what it wrote (the record beside the folder)."""
+    from dfard_pipeline.artifacts.provenance import file_sha256
+
+    record_file = record_path(folder)
+    if not record_file.is_file():
+        raise UsageError(f"{folder}: no record of this bundle beside it ({record_file.name}); collect where "
+                         "--bundle made it, or make the bundle again")
+    record = _read_json(record_file, RECORD_SCHEMA)
+    files = record.get("files")
+    if record.get("bundle_id") != bundle.get("id") or not isinstance(files, dict) or "bundle.json" not in files:
+        raise UsageError(f"{record_file} records another bundle; make the bundle again")
+    for name, digest in files.items():
+        path = folder / str(name)
+        if not _plain_name(str(name)) or not path.is_file() or file_sha256(path) != digest:
+            raise UsageError(f"{path} is not the file --bundle wrote (changed or missing since); make the bundle "
+                             "again")
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\x00" not in name
+
+
+def _accuracies(folder: Path, arrays, logits, bundle: dict) -> dict:
+    """The device's accuracies recomputed here from its logits and the labels --bundle wrote: clean,
+    each transfer set, Square and the per-sample worst case. The Square examples must lie in the
+    eps-ball of the images and in [0, 1]."""
+    y, x, eps = arrays["y"], arrays["x"], float(bundle["eps"])
+    names = ["clean", *[f"transfer_{name}" for name in bundle["transfer"]], "square"]
+    correct = {}
+    for name in names:
+        values = np.asarray(logits[name])
+        if values.ndim != 2 or len(values) != len(y) or values.shape[1] <= int(y.max(initial=0)):
+            raise UsageError(f"{folder}/device_logits.npz: {name} logits have shape {values.shape}, not "
+                             f"({len(y)}, classes)")
+        if not np.isfinite(values).all():
+            raise UsageError(f"{folder}/device_logits.npz: the artifact returned NaN or inf logits on the {name} "
+                             "images on the device; the artifact or its runtime is broken")
+        correct[name] = values.argmax(1) == y
+    square_x = np.asarray(logits["square_x"], dtype=np.float32)
+    if square_x.shape != x.shape or not np.isfinite(square_x).all() or square_x.min(initial=0) < 0 \
+            or square_x.max(initial=0) > 1 or np.abs(square_x - x).max(initial=0) > eps + 1e-6:
+        raise UsageError(f"{folder}/device_logits.npz: the Square examples are not inside the eps-ball of the "
+                         "bundle's images; the device's result is not to be trusted")
+    worst = np.logical_and.reduce(list(correct.values()))
+    return {"clean_accuracy": float(correct["clean"].mean()), "robust_accuracy": float(worst.mean()),
+            "attacks": {k: float(v.mean()) for k, v in correct.items() if k != "clean"}, "n": int(len(y)), "eps": eps}
+
+
+def _check_claims(folder: Path, claimed: dict, recomputed: dict) -> None:
+    """The device's own figures must be the ones its logits give: a mismatch is a forged or damaged result."""
+    def same(a, b) -> bool:
+        return isinstance(a, int | float) and not isinstance(a, bool) and abs(float(a) - b) <= 1e-9
+
+    pairs = [(claimed.get(k), recomputed[k]) for k in ("clean_accuracy", "robust_accuracy")]
+    pairs += [((claimed.get("attacks") or {}).get(k), v) for k, v in recomputed["attacks"].items()]
+    if not all(same(a, b) for a, b in pairs):
+        raise UsageError(f"{folder}/device_result.json: its accuracies do not match its logits; the result was "
+                         "edited or damaged: run verify_on_device.py again")
+
+
+def _check_latency(folder: Path, latency: dict) -> None:
+    for size, stats in latency.items():
+        values = [v for k, v in stats.items() if k != "samples_ms"]
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if not str(size).isdigit() or any(not (np.isfinite(v) and v >= 0) for v in numbers):
+            raise UsageError(f"{folder}/device_result.json: latency for batch {size} holds values that are not "
+                             "finite, non-negative numbers")
+
+
 def collect_bundle(folder: Path):
     """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
-    from dfard_pipeline.artifacts.provenance import file_sha256
     from dfard_pipeline.artifacts.verify_result import VerifyResult
     from dfard_pipeline.backends.parity import compare_logits
     from dfard_pipeline.config import from_dict
@@ -158,27 +266,36 @@ def collect_bundle(folder: Path):
     if device.get("bundle_id") != bundle.get("id"):
         raise UsageError(f"{folder}/device_result.json was made from another bundle; run verify_on_device.py "
                          "in this folder again")
-    artifact = folder / bundle["artifact"]["file"]
-    if not artifact.is_file() or file_sha256(artifact) != bundle["artifact"]["sha256"]:
-        raise UsageError(f"{artifact} is not the artifact this bundle was made for (sha256 differs)")
     try:
+        name = str(bundle["artifact"]["file"])
+        if not _plain_name(name):
+            raise UsageError(f"{folder}/bundle.json names the artifact {name!r}, which is not a file in the bundle")
+        _check_record(folder, bundle)
         profile = from_dict(DeviceProfile, bundle["profile_full"], where="bundle profile")
         arrays = np.load(folder / "arrays.npz", allow_pickle=False)
+        from dfard_pipeline.archive_members import check_members
+
+        check_members(folder / "device_logits.npz")
         logits = np.load(folder / "device_logits.npz", allow_pickle=False)
         precision = bundle["artifact"]["precision"]
+        metrics = _accuracies(folder, arrays, logits, bundle)
+        _check_claims(folder, device["metrics"], metrics)
+        metrics["square_queries_mean"] = float(device["metrics"].get("square_queries_mean", 0.0))
+        metrics["flat_logits_fraction"] = verdict.flat_logits_fraction(logits["clean"])
         parity = {name: compare_logits(arrays[f"reference_logits_{key}"], logits[key], name=name,
                                        min_agreement=profile.gates.parity_floor(precision, name)).to_dict()
                   for name, key in (("clean", "clean"), ("adversarial", "adversarial"))}
-        metrics, reference = device["metrics"], bundle["reference"]
+        reference = bundle["reference"]
         latency = {size: {k: v for k, v in stats.items() if k != "samples_ms"}
                    for size, stats in device["latency"].items()}
+        _check_latency(folder, latency)
         gates = verdict.evaluate_gates(profile, precision, metrics, reference, parity, latency, device["emulated"])
         warnings = verdict.warnings_for(metrics, reference, latency, bundle.get("data_note"))
     except DfardError:
         raise
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{folder}: the bundle or the device's result is incomplete ({type(exc).__name__}: "
-                         f"{exc})") from None
+    except Exception as exc:  # noqa: BLE001 - whatever field a damaged bundle lacks: one line, at this boundary
+        raise UsageError(f"{folder}: the bundle or the device's result is incomplete or damaged "
+                         f"({type(exc).__name__}: {str(exc)[:120]})") from None
     runtime = device["runtime"]
     payload = {
         "artifact": {k: v for k, v in bundle["artifact"].items() if k != "file"},

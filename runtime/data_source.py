@@ -37,7 +37,7 @@ def load_verify_data(spec: str, n: int | None, reference_path: Path, reference_m
         raise UsageError(f"--n must be >= 1, got {n}")
     if spec != "synthetic":
         data = load_dataset(spec, "test")
-        return data.head(n), None
+        return data.subset(n, seed), None
     from dfard_pipeline.artifacts.generator_file import generator_beside, generator_samples, read_generator
 
     generator_path = generator_beside(reference_path)

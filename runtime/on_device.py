@@ -354,9 +354,15 @@ def evaluate(bundle_dir, emulate=False, log=print):
     attacks = profile["attacks"]
     log(f"clean and transfer accuracy on {len(x)} images ({info['runtime']})")
     clean_logits = infer(x)
-    correct = {"clean": clean_logits.argmax(1) == y}
+    if y.ndim != 1 or len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() >= clean_logits.shape[1])):
+        raise DeviceError(f"{bundle_dir}/arrays.npz: labels do not fit the artifact's "
+                          f"{clean_logits.shape[1]} classes and {len(x)} images")
+    # every set's logits go back to the workstation, which recomputes each accuracy from them
+    outputs = {"clean": clean_logits}
     for name in bundle["transfer"]:
-        correct[f"transfer_{name}"] = infer(arrays[f"transfer_{name}"]).argmax(1) == y
+        outputs[f"transfer_{name}"] = infer(arrays[f"transfer_{name}"])
+    correct = {"clean": clean_logits.argmax(1) == y}
+    correct.update({k: v.argmax(1) == y for k, v in outputs.items() if k != "clean"})
     log(f"Square ({attacks['square_queries']} queries) on {info['runtime']}")
     rng = np.random.default_rng(bundle["seed"])
     squares, queries = [], []
@@ -365,13 +371,16 @@ def evaluate(bundle_dir, emulate=False, log=print):
                                   attacks["square_p_init"], rng)
         squares.append(x_adv)
         queries.append(used)
-    correct["square"] = infer(np.concatenate(squares)).argmax(1) == y
+    square_x = np.concatenate(squares).astype(np.float32)
+    outputs["square"] = infer(square_x)
+    correct["square"] = outputs["square"].argmax(1) == y
     worst = np.logical_and.reduce(list(correct.values()))
     metrics = {"clean_accuracy": float(correct["clean"].mean()), "robust_accuracy": float(worst.mean()),
                "attacks": {k: float(v.mean()) for k, v in correct.items() if k != "clean"}, "n": len(x), "eps": eps,
                "square_queries_mean": float(np.concatenate(queries).mean())}
-    logits = {"clean": clean_logits, "adversarial": infer(arrays[f"transfer_{bundle['parity_attack']}"])}
-    agreement = {k: float((arrays[f"reference_logits_{k}"].argmax(1) == v.argmax(1)).mean()) for k, v in logits.items()}
+    logits = {**outputs, "adversarial": outputs[f"transfer_{bundle['parity_attack']}"], "square_x": square_x}
+    agreement = {k: float((arrays[f"reference_logits_{k}"].argmax(1) == logits[k].argmax(1)).mean())
+                 for k in ("clean", "adversarial")}
     latency = {}
     with TegrastatsSampler(enabled=jetson is not None and not emulate) as sampler:
         for batch in profile["batch_sizes"]:
@@ -407,6 +416,11 @@ def main(argv=None):
     except DeviceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # a damaged or incomplete bundle, caught here at the boundary whatever the field
+        print(f"error: {args.bundle}: the bundle is incomplete or damaged ({type(exc).__name__}: "
+              f"{str(exc)[:120]}); make it again with dfard-pipeline verify --bundle", file=sys.stderr)
+        return 2
     folder = Path(args.bundle)
     # logits first, the result last: a device_result.json always has its logits beside it
     with open(folder / ".device_logits.npz.tmp", "wb") as handle:
@@ -419,6 +433,8 @@ def main(argv=None):
     m = result["metrics"]
     print(f"device done: clean {m['clean_accuracy']:.2%}, robust {m['robust_accuracy']:.2%} in "
           f"{result['wall_time_s']:.0f} s -> {out}", file=sys.stderr)
+    print("next: copy device_result.json and device_logits.npz back into the bundle folder on the workstation, "
+          "then run: dfard-pipeline verify --collect BUNDLE_FOLDER", file=sys.stderr)
     return 0
 
 

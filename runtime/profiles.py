@@ -10,6 +10,11 @@ from typing import Literal
 from dfard_pipeline.errors import ConfigError, UsageError
 from dfard_pipeline.registry import unknown_name_message
 
+# a batch's input is allocated at once; latency runs and attack steps take time: bounds that no real
+# profile reaches, so a typo (64000 for 64) is refused at load, not after minutes of attacks
+MAX_BATCH = 4096
+MAX_RUNS = 100_000
+
 
 @dataclass(frozen=True)
 class AttackBudget:
@@ -20,8 +25,10 @@ class AttackBudget:
     suite: Literal["quick", "standard", "autoattack"] = "standard"  # what --suite defaults to (autoattack.py)
 
     def __post_init__(self) -> None:
-        if min(self.pgd_steps, self.square_queries) < 1:
-            raise ConfigError("attacks.pgd_steps and attacks.square_queries must be >= 1")
+        if min(self.pgd_steps, self.square_queries) < 1 or max(self.pgd_steps, self.square_queries) > MAX_RUNS:
+            raise ConfigError(f"attacks.pgd_steps and attacks.square_queries must be in 1-{MAX_RUNS}")
+        if not 0 <= self.cw_steps <= MAX_RUNS:
+            raise ConfigError(f"attacks.cw_steps must be in 0-{MAX_RUNS}")
         if self.cw_steps < 0:
             raise ConfigError("attacks.cw_steps must be >= 0 (0 leaves CW out of the suite)")
         if not 0.0 < self.square_p_init <= 1.0:
@@ -43,6 +50,13 @@ class Gates:
     max_robust_drop: float = 0.02
     max_p99_ms_batch1: float | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("min_parity_agreement", "min_parity_agreement_int8", "min_parity_agreement_int8_adversarial",
+                     "max_clean_drop", "max_robust_drop"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails this too
+                raise ConfigError(f"gates.{name} is a fraction in [0, 1], got {getattr(self, name)}")
+        if self.max_p99_ms_batch1 is not None and not 0.0 < self.max_p99_ms_batch1 < float("inf"):
+            raise ConfigError(f"gates.max_p99_ms_batch1 must be a positive number of ms, got {self.max_p99_ms_batch1}")
 
     def parity_floor(self, precision: str, inputs: str) -> float:
         if precision != "int8":
@@ -65,10 +79,10 @@ class DeviceProfile:
     gates: Gates = field(default_factory=Gates)
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes or min(self.batch_sizes) < 1:
-            raise ConfigError(f"profile {self.name}: batch_sizes must be >= 1")
-        if self.warmup < 0 or self.iterations < 1:
-            raise ConfigError(f"profile {self.name}: warmup >= 0 and iterations >= 1 are needed")
+        if not self.batch_sizes or min(self.batch_sizes) < 1 or max(self.batch_sizes) > MAX_BATCH:
+            raise ConfigError(f"profile {self.name}: batch_sizes must be in 1-{MAX_BATCH}")
+        if not (0 <= self.warmup <= MAX_RUNS and 1 <= self.iterations <= MAX_RUNS):
+            raise ConfigError(f"profile {self.name}: warmup in 0-{MAX_RUNS} and iterations in 1-{MAX_RUNS} are needed")
 
 
 def profiles_dir() -> Path:

@@ -18,7 +18,9 @@ from pathlib import Path
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import bundle as bundles
 
-_TARGET = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\])(?::(?P<port>\d+))?$")
+# user and host start with a letter or digit: a leading "-" would reach ssh as an option
+_TARGET = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@)?"
+                     r"(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:]+\])(?::(?P<port>\d{1,5}))?$")
 CONNECT_TIMEOUT_S = 10
 # verify_on_device.py's exit codes
 _RUNTIME_MISSING, _WRONG_DEVICE = 3, 4
@@ -36,7 +38,10 @@ class RemoteHost:
         if not match:
             raise UsageError(f"--remote {spec!r}: expected [USER@]HOST[:PORT]")
         destination = (f"{match['user']}@" if match["user"] else "") + match["host"].strip("[]")
-        return cls(destination, int(match["port"]) if match["port"] else None, ssh_config)
+        port = int(match["port"]) if match["port"] else None
+        if port is not None and not 1 <= port <= 65535:
+            raise UsageError(f"--remote {spec!r}: port {port} is not in 1-65535")
+        return cls(destination, port, ssh_config)
 
     def _options(self, port_flag: str) -> list[str]:
         # BatchMode: never prompt (a password prompt would hang a CI job); keys and agent still work
@@ -48,10 +53,10 @@ class RemoteHost:
         return options
 
     def ssh(self, command: str) -> list[str]:
-        return ["ssh", *self._options("-p"), self.destination, command]
+        return ["ssh", *self._options("-p"), "--", self.destination, command]
 
     def scp(self, *paths: str) -> list[str]:
-        return ["scp", "-q", "-r", *self._options("-P"), *paths]
+        return ["scp", "-q", "-r", *self._options("-P"), "--", *paths]
 
     def remote_path(self, path: str) -> str:
         return f"{self.destination}:{path}"
@@ -96,8 +101,13 @@ def _stream(command: list[str], host: RemoteHost, python: str) -> None:
 
 
 def verify_remote(request, host: RemoteHost, bundle_dir: Path, *, python: str = "python3", emulate: bool = False,
-                  progress: Callable[[str], None] = lambda _m: None, bars: bool = False):
-    """Bundle into ``bundle_dir`` (kept, with the device's result), run it on ``host``, collect."""
+                  overwrite: bool = False, progress: Callable[[str], None] = lambda _m: None, bars: bool = False):
+    """Bundle into ``bundle_dir`` (kept, with the device's result), run it on ``host``, collect. An
+    existing ``bundle_dir`` is replaced only with ``overwrite``, checked before anything is reached."""
+    from dfard_pipeline.artifacts.export_manifest import manifest_path
+
+    bundles.check_bundle_folder(bundle_dir, overwrite, (request.artifact, manifest_path(request.artifact),
+                                                        request.reference, request.teacher))
     if shutil.which("ssh") is None or shutil.which("scp") is None:
         raise UsageError("--remote needs the OpenSSH client (ssh and scp) on this machine")
     progress(f"checking {host.destination}")
@@ -105,7 +115,7 @@ def verify_remote(request, host: RemoteHost, bundle_dir: Path, *, python: str = 
     if not remote_dir.startswith("/"):
         raise UsageError(f"{host.destination}: unexpected answer to mktemp: {remote_dir!r}")
     try:
-        bundles.write_bundle(request, bundle_dir, overwrite=True, progress=progress, bars=bars)
+        bundles.write_bundle(request, bundle_dir, overwrite=overwrite, progress=progress, bars=bars)
         progress(f"copying the bundle to {host.destination}:{remote_dir}")
         _run(host.scp(*[str(p) for p in sorted(bundle_dir.iterdir())], host.remote_path(remote_dir + "/")),
              "copy", host)

@@ -110,7 +110,8 @@ def write_run_report(ctx) -> list[Path]:
     labelled = config.verify.data != "synthetic"
     curves = {}
     if labelled:
-        data = load_dataset(config.verify.data, "test").head(min(config.verify.n or CURVE_SAMPLES, CURVE_SAMPLES))
+        data = load_dataset(config.verify.data, "test").subset(config.verify.n, config.seed).subset(
+            CURVE_SAMPLES, config.seed)
         curves[f"teacher ({teacher.arch})"] = _pgd_curve(teacher.module, data.x, data.y, eps_values, config.seed)
         curves[f"student ({student.arch})"] = _pgd_curve(student.module, data.x, data.y, eps_values, config.seed)
         for artifact in ctx.artifacts():

@@ -52,12 +52,29 @@ def warnings_for(metrics: dict, reference: dict, latency: dict, data_note: str |
                         f"({reference['attacks']['square']:.1%}): quantised or low-precision logits flatten "
                         "the margin Square searches on, which is not robustness; the transfer attacks set the "
                         "worst case here")
+    if metrics.get("flat_logits_fraction", 0.0) > FLAT_LOGITS:
+        warnings.append(f"{metrics['flat_logits_fraction']:.0%} of the runtime's clean logits are flat apart from the "
+                        "top class (one-hot-like): scores carry no margin for Square or gradients to follow, so "
+                        "robust accuracy here says little; check the artifact's output layer")
     for size, stats in latency.items():
         if stats["unstable"]:
             warnings.append(f"latency at batch {size} is unstable (cv {stats['cv']:.2f}): a busy or throttling host")
     if data_note:
         warnings.append(data_note)
     return warnings
+
+
+FLAT_LOGITS = 0.5  # more than this share of one-hot-like rows: the logits are not a classifier's scores
+
+
+def flat_logits_fraction(logits) -> float:
+    """The share of rows whose logits, apart from the largest, are all equal (a one-hot output)."""
+    import numpy as np
+
+    values = np.sort(np.asarray(logits, dtype=np.float64), axis=1)[:, :-1]
+    if values.shape[1] < 2 or len(values) == 0:
+        return 0.0
+    return float((np.ptp(values, axis=1) == 0).mean())
 
 
 def passed(gates: list[dict]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +123,12 @@ def _check_contracts(artifact_contract, reference_contract, data, artifact: Path
         raise UsageError(f"{artifact.name} takes {artifact_contract.shape} -> {artifact_contract.num_classes} "
                          f"classes (mean {artifact_contract.mean}), the reference {reference_contract.shape} -> "
                          f"{reference_contract.num_classes} (mean {reference_contract.mean}): not the same model")
+    names = getattr(data, "class_names", None)
+    if names is not None and len(names) != artifact_contract.num_classes:  # an image folder names its classes
+        raise UsageError(f"data {data.name} has {len(names)} class folders ({', '.join(names[:4])}"
+                         f"{', ...' if len(names) > 4 else ''}); the model has {artifact_contract.num_classes} "
+                         "classes: "
+                         "one folder per class of the model, in the model's label order (sorted names)")
     if tuple(data.shape) != tuple(artifact_contract.shape) or data.num_classes > artifact_contract.num_classes:
         raise UsageError(f"data {data.name} is {tuple(data.shape)} with {data.num_classes} classes; the model takes "
                          f"{tuple(artifact_contract.shape)} with {artifact_contract.num_classes} classes")
@@ -155,6 +161,10 @@ def verify_inputs(request: VerifyRequest, profile, manifest) -> VerifyInputs:
     from dfard_pipeline.checkpoint.loaded import load_project_model
     from dfard_pipeline.runtime.data_source import load_verify_data
 
+    if request.artifact.suffix == ".onnx":
+        from dfard_pipeline.artifacts.onnx_integrity import check_onnx_artifact
+
+        check_onnx_artifact(request.artifact, manifest)
     if manifest.precision not in profile.precisions:
         raise UsageError(f"profile {profile.name} takes {', '.join(profile.precisions)} artifacts, "
                          f"not {manifest.precision}")
@@ -187,31 +197,41 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     cpus = usable_cpus()
     # PyTorch's pool (the reference's attacks) and the runtime's take turns, each at most the CPUs
     # this process may use; PyTorch's default counts the host's cores, not the container's share.
-    torch.set_num_threads(min(torch.get_num_threads(), cpus.count))
+    # A library call leaves no trace: the caller's thread count comes back however verify ends.
+    threads = torch.get_num_threads()
     phases = PhaseTimer()
-    with phases("open"):
-        session = _open(request)
-    suite = request.suite or session.profile.attacks.suite
-    with phases("reference_attacks"):
-        transfer, reference_suite = _reference_half_cached(session, request, suite, progress, bars, reference_cache)
-    with session.runner:
-        with phases("runtime_attacks"):
-            runtime_suite = _attack_runtime(session, request.seed, transfer, progress, bars)
-        with phases("parity"):
-            parity = _parity(session, transfer)
-        with phases("latency"):
-            latency, readings = _latency(session, request.seed, progress)
-    payload = _payload(request, session, suite, runtime_suite, reference_suite, parity, latency, readings, cpus)
+    try:
+        torch.set_num_threads(min(threads, cpus.count))
+        with contextlib.ExitStack() as stack:
+            with phases("open"):
+                session = stack.enter_context(_opened(request))
+            suite = request.suite or session.profile.attacks.suite
+            with phases("reference_attacks"):
+                transfer, reference_suite = _reference_half_cached(session, request, suite, progress, bars,
+                                                                   reference_cache)
+            with phases("runtime_attacks"):
+                runtime_suite = _attack_runtime(session, request.seed, transfer, progress, bars)
+            with phases("parity"):
+                parity = _parity(session, transfer)
+            with phases("latency"):
+                latency, readings = _latency(session, request.seed, progress)
+            flat = verdict.flat_logits_fraction(session.runner.infer(session.data.x.numpy()))
+            payload = _payload(request, session, suite, runtime_suite, reference_suite, parity, latency, readings,
+                               cpus, flat)
+    finally:
+        torch.set_num_threads(threads)
     payload["device"]["phases"] = phases.to_dict()
     payload["wall_time_s"] = time.perf_counter() - started
     return VerifyResult(verdict.passed(payload["gates"]), payload)
 
 
 
-def _open(request: VerifyRequest) -> _Session:
+@contextlib.contextmanager
+def _opened(request: VerifyRequest) -> Iterator[_Session]:
     """Everything that can be refused is refused here, before minutes of attacks: the artifact, the
     inputs (``verify_inputs``), the runtime (loaded now: a missing provider or a corrupt file fails at
-    once) and the contracts of artifact, reference and data."""
+    once), the contracts of artifact, reference and data, and finite runtime logits. The runtime stays
+    open for the ``with`` block and is closed however it ends (a refusal, Ctrl-C)."""
     from dfard_pipeline.artifacts.export_manifest import NO_MANIFEST, read_manifest
     from dfard_pipeline.backends import open_runner
 
@@ -223,9 +243,24 @@ def _open(request: VerifyRequest) -> _Session:
     # the attacks work between runs (Square's candidates, PyTorch's pool): the runtime's threads sleep
     # between runs instead of spinning, 2-2.5x faster on 2 cores (benchmarks/results/verify_threads.md)
     runner = open_runner(artifact, providers=target.providers, threads=request.threads, spinning=False)
-    runner.__enter__()
-    _check_contracts(runner.contract, inputs.reference.contract, inputs.data, artifact)
-    return _Session(**vars(inputs), target=target, runner=runner)
+    with runner:
+        _check_contracts(runner.contract, inputs.reference.contract, inputs.data, artifact)
+        check_logits(artifact, runner.infer(inputs.data.x[:LOGIT_PROBE].numpy()))
+        yield _Session(**vars(inputs), target=target, runner=runner)
+
+
+LOGIT_PROBE = 64  # images whose runtime logits are checked before any attack
+
+
+def check_logits(artifact: Path, logits) -> None:
+    """Refuse an artifact whose runtime returns NaN or inf logits on clean images: a broken artifact,
+    not a robust one (every attack would 'fail' against it)."""
+    import numpy as np
+
+    bad = ~np.isfinite(np.asarray(logits, dtype=np.float64)).all(axis=1)
+    if bad.any():
+        raise UsageError(f"{artifact.name} returns NaN or inf logits on {int(bad.sum())} of {len(bad)} clean "
+                         "images on this runtime; the artifact is broken: re-export it")
 
 
 def _reference_half_cached(session: _Session, request: VerifyRequest, suite: str, progress, bars: bool,
@@ -297,12 +332,13 @@ def _timing_runner(session: _Session):
 
 
 def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suite, reference_suite, parity: dict,
-             latency: dict, readings, cpus) -> dict:
+             latency: dict, readings, cpus, flat_logits: float) -> dict:
     """verify.json (less its schema, verdict and wall time): every measurement, gate and warning."""
     from dfard_pipeline.artifacts.provenance import file_sha256
 
     artifact, profile, target, info = request.artifact, session.profile, session.target, session.runner.info
     metrics, reference_metrics = runtime_suite.to_dict(), reference_suite.to_dict()
+    metrics["flat_logits_fraction"] = flat_logits
     parity_data = {name: result.to_dict() for name, result in parity.items()}
     latency_data = {size: stats.to_dict() for size, stats in latency.items()}
     gates = verdict.evaluate_gates(profile, session.precision, metrics, reference_metrics, parity_data, latency_data,

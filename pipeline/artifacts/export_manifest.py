@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dfard_pipeline.artifacts.onnx_integrity import external_data_files
 from dfard_pipeline.artifacts.provenance import file_sha256, library_versions
 from dfard_pipeline.atomic import write_json_atomic
 from dfard_pipeline.errors import CheckpointError, UsageError
@@ -85,7 +86,8 @@ def write_manifest(artifact: Path, *, name: str, dest: Path, source: dict[str, A
         "format": MANIFEST_FORMAT,
         "format_version": 1,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "artifact": {"file": name, "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size},
+        "artifact": {"file": name, "sha256": file_sha256(artifact), "bytes": artifact.stat().st_size,
+                     **({"external_data": external_data_files(artifact)} if artifact.suffix == ".onnx" else {})},
         "source": source,
         "export": export,
         "inputs": graph["inputs"],

@@ -59,6 +59,42 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
+def environment_names() -> set[str]:
+    """Every ``DFARD_*`` variable an option reads: ``DFARD_<COMMAND>_<OPTION>`` (click's auto names)
+    and the group's ``DFARD_CONFIG``; safety switches are not among them (command line only)."""
+    names = {"DFARD_CONFIG"}
+    for name in SUBCOMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        for param in command.params:
+            if isinstance(param, click.Option) and param.allow_from_autoenv and param.name:
+                names.add(f"DFARD_{name.upper()}_{param.name.upper()}")
+    return names
+
+
+def warn_unknown_environment(environ=None) -> list[str]:
+    """One warning line for each ``DFARD_*`` variable that no option reads (a typo would otherwise
+    start a default run silently), naming the closest valid name."""
+    import os
+
+    from dfard_pipeline.registry import closest
+
+    environ = os.environ if environ is None else environ
+    present = [key for key in environ if key.startswith("DFARD_")]
+    if not present:
+        return []
+    valid = environment_names()
+    lines = []
+    for key in sorted(set(present) - valid):
+        if key.endswith(("_OVERWRITE", "_TRUST_CHECKPOINT")):
+            lines.append(f"warning: environment variable {key} is ignored: --overwrite and --trust-checkpoint "
+                         "are taken from the command line only")
+            continue
+        hint = closest(key, sorted(valid))
+        lines.append(f"warning: environment variable {key} is read by no option"
+                     + (f"; did you mean {hint}?" if hint else ""))
+    return lines
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into the same unwinding as Ctrl-C: checkpoints are saved, locks released."""
 
@@ -81,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        for line in warn_unknown_environment():
+            click.secho(line, fg="yellow", err=True)
         cli.main(args=argv, prog_name="dfard-pipeline", standalone_mode=False)
     except DfardError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
@@ -91,6 +129,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(143)
         click.echo("aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # a bad option or value: one line, as every other refusal (exit 2)
+        message = " ".join(exc.format_message().split())
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.secho(f"error: {message[:300] + ('...' if len(message) > 300 else '')}{hint}", fg="red", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -12,7 +12,7 @@ from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_op
 OPTION_KEYS = {
     "student": "distill.student", "method": "distill.method", "epochs": "distill.epochs",
     "device": "distill.device", "precision": "distill.precision", "eps": "distill.eps",
-    "eval_data": "distill.eval_data", "seed": "seed",
+    "eval_data": "distill.eval_data", "seed": "seed", "data": "distill.data",
     "teacher_arch": "teacher.checkpoint_arch", "input_shape": "teacher.input_shape",
 }
 
@@ -29,7 +29,8 @@ def _parse_shape(ctx, param, value):
     return shape
 
 
-@click.command(help="""Distill a small robust student from a robust teacher without any data.
+@click.command(help="""Distill a small robust student from a robust teacher without any data (or, with
+--data, with some: the comparison a data-free result is judged by).
 
 \b
 Examples:
@@ -55,10 +56,14 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @click.option("--epochs", type=int, help="Epochs.  [default: 40]")
 @click.option("--eps", type=float, help="L-inf radius in [0,1] pixels.  [default: 0.1]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
-              help="Autocast precision (fp16 needs CUDA).  [default: fp32]")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="Autocast precision (fp16 needs CUDA); auto: bf16 where the device runs it natively, else fp32.  "
+                   "[default: auto]")
 @click.option("--eval-data", type=click.Choice(["digits"]),
               help="After training, report real digits test accuracy (the demo only).")
+@click.option("--data", help="Not data-free: learn on these labelled data's train images instead of generator "
+                             "samples (labels unused; the upper bound a data-free student is compared with), "
+                             "e.g. folder:data/cifar10.")
 @click.option("--seed", type=int, help="Seed fixing z, class targets and PGD starts.  [default: 0]")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.pt.")
 @config_option

@@ -30,8 +30,10 @@ OPTION_KEYS = {
 Example:
   dfard-pipeline teacher --data digits --out teacher.pt
 
-DATA is digits (embedded), cifar10:PATH, cifar100:PATH or npz:PATH. Prints clean and PGD-20
-test accuracy at the end and stores them in the checkpoint.""")
+  dfard-pipeline teacher --config configs/cifar10_cpu.yaml --data folder:data/cifar10 --out c10.pt
+
+DATA is digits (embedded), folder:PATH (an image-folder tree), cifar10:PATH, cifar100:PATH or
+npz:PATH. Prints clean and PGD-20 test accuracy at the end and stores them in the checkpoint.""")
 @click.option("--data", help="Labelled data to train on.  [config: teacher.dataset, default: digits]")
 @old_spelling("--dataset", "dataset_alias")
 @click.option("--out", type=click.Path(dir_okay=False), default=str(outputs.TEACHER), show_default=True,
@@ -41,7 +43,7 @@ test accuracy at the end and stores them in the checkpoint.""")
               help="Adversarial training loss.  [default: trades]")
 @click.option("--epochs", type=int, help="Training epochs.  [default: 20]")
 @click.option("--batch-size", type=int, help="Batch size.  [default: 128]")
-@click.option("--lr", type=float, help="Peak learning rate (one-cycle Adam).  [default: 0.003]")
+@click.option("--lr", type=float, help="Peak learning rate (one-cycle schedule).  [default: 0.003]")
 @click.option("--eps", type=float, help="L-inf radius in [0,1] pixels.  [default: 0.1]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--seed", type=int, help="Random seed.  [default: 0]")

@@ -127,7 +127,8 @@ def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data
 
             host = RemoteHost.parse(remote, Path(ssh_config) if ssh_config else None)
             result = verify_remote(request, host, Path(bundle_dir) if bundle_dir else out_dir / "bundle",
-                                   python=remote_python, emulate=emulate, progress=log, bars=not quiet)
+                                   python=remote_python, emulate=emulate, overwrite=overwrite, progress=log,
+                                   bars=not quiet)
         else:
             result = verify_artifact(request, progress=log, bars=not quiet)
     json_file, md_file = write_verify_outputs(result, out_dir, Path(json_path) if json_path else None)
@@ -143,4 +144,4 @@ def _check_outputs(out_dir: Path, json_path: str | None, overwrite: bool, inputs
     from dfard_pipeline.outputs import check_output
 
     for path in (out_dir / "verify.json", out_dir / "verify.md", *([Path(json_path)] if json_path else [])):
-        check_output(path, overwrite, inputs, create_parent=path.parent == out_dir)
+        check_output(path, overwrite, inputs)

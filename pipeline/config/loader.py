@@ -7,6 +7,7 @@ and the expected type. The loaded config is never mutated: overrides build a new
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import reprlib
 import types
@@ -20,6 +21,9 @@ from dfard_pipeline.errors import ConfigError
 from dfard_pipeline.registry import closest
 
 C = TypeVar("C")
+
+
+INT_BOUND = 2**63
 
 
 def _short(value: Any) -> str:
@@ -76,10 +80,16 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {_short(value)}")
+        if not -INT_BOUND <= value < INT_BOUND:  # a number with thousands of digits is a mistake or an attack
+            raise ConfigError(f"{where}: {_short(value)} is out of range (|value| < 2**63)")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {_short(value)}")
+        if isinstance(value, int) and not -INT_BOUND <= value < INT_BOUND:
+            raise ConfigError(f"{where}: {_short(value)} is out of range")
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{where}: expected a finite number, got {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -162,8 +172,10 @@ def read_yaml(path: str | os.PathLike) -> Any:
         return yaml.load(path.read_text(), Loader=_StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:  # ValueError: an integer of 5,000 digits
         raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")[:400]) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply for a config)") from None
 
 
 def load_yaml(path: str | os.PathLike, cls: type[C]) -> C:

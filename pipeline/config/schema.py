@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["fp32", "bf16", "fp16"]
+# auto: bf16 autocast where the device runs it natively, fp32 elsewhere (device.resolve_precision)
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 
 
@@ -69,7 +70,9 @@ class TeacherConfig:
     input_shape: tuple[int, ...] | None = None
     arch: str = "digits_cnn_teacher"
     dataset: str = "digits"  # digits | cifar10:PATH | cifar100:PATH | npz:PATH
+    # pgd_at with attack_steps 1, a step of 1.25 eps and its random start is FGSM-RS "fast AT" (Wong et al. 2020)
     method: Literal["pgd_at", "trades"] = "trades"
+    optimizer: Literal["adam", "sgd"] = "adam"  # sgd: momentum 0.9, nesterov; both on a one-cycle schedule
     epochs: int = 20
     batch_size: int = 128
     lr: float = 0.003
@@ -78,13 +81,19 @@ class TeacherConfig:
     attack_steps: int = 10
     attack_step_size: float = 0.025
     trades_beta: float = 6.0
+    eval_n: int | None = None  # test images the closing evaluation attacks (a stratified subset; None: all)
     device: Device = "auto"
+    precision: Precision = "auto"  # as distill.precision
     memory_format: MemoryFormat = "auto"  # as distill.memory_format
     deterministic: bool = False  # as distill.deterministic
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size"):
+        for name in ("epochs", "batch_size", "lr", "eps", "attack_steps", "attack_step_size", "trades_beta"):
             _positive(f"teacher.{name}", getattr(self, name))
+        if self.eval_n is not None:
+            _positive("teacher.eval_n", self.eval_n)
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"teacher.weight_decay must be a finite number >= 0, got {self.weight_decay}")
         check_eps("teacher.eps", self.eps)
         if self.input_shape is not None and (len(self.input_shape) != 3 or min(self.input_shape) < 1):
             raise ValueError(f"teacher.input_shape must be C,H,W (three positive integers), "
@@ -145,7 +154,7 @@ class DistillConfig:
     probe_size: int = 256
     memory_bank_batches: int = 40  # one batch added per epoch; 0 disables the bank
     device: Device = "auto"
-    precision: Precision = "fp32"
+    precision: Precision = "auto"
     memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX2/AVX-512 CPUs (device.py)
     deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
     # the attacks differentiate the eval-mode student with each Conv->BatchNorm folded into one conv:
@@ -158,6 +167,9 @@ class DistillConfig:
     cuda_graphs: bool = True
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
+    # labelled data whose train images replace the generator's samples (labels unused): robust
+    # distillation *with* data (ARD/RSLAD style), the upper bound a data-free run is measured against
+    data: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "generator_steps", "student_steps", "batch_size", "nz", "ngf",
@@ -190,6 +202,21 @@ class ExportTarget:
     int8_scheme: Literal["symmetric", "cpu"] = "symmetric"  # see export/int8.py
 
 
+# the ONNX opsets the exporter writes, and how many INT8 calibration samples make sense (the
+# generator draws them all into memory at once): one source for the config and the export command
+OPSETS = (13, 23)
+CALIBRATION_SAMPLES = (16, 65536)
+
+
+def check_export_numbers(opset: int, calibration_samples: int, where: str = "export.") -> None:
+    if not OPSETS[0] <= opset <= OPSETS[1]:
+        raise ValueError(f"{where}opset {opset} is outside what the exporter writes ({OPSETS[0]}-{OPSETS[1]}; "
+                         "18 is the default)")
+    if not CALIBRATION_SAMPLES[0] <= calibration_samples <= CALIBRATION_SAMPLES[1]:
+        raise ValueError(f"{where}calibration_samples must be in {CALIBRATION_SAMPLES[0]}-{CALIBRATION_SAMPLES[1]}, "
+                         f"got {calibration_samples}")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     targets: tuple[ExportTarget, ...] = (ExportTarget("onnx", "fp32"),)
@@ -197,12 +224,19 @@ class ExportConfig:
     dynamic_batch: bool = True
     calibration_samples: int = 512
 
+    def __post_init__(self) -> None:
+        check_export_numbers(self.opset, self.calibration_samples)
+
 
 @dataclass(frozen=True)
 class VerifyConfig:
     devices: tuple[str, ...] = ("cpu",)
     data: str = "digits"
-    n: int | None = None
+    n: int | None = None  # a seeded, class-stratified subset of the test set (None: all of it)
+
+    def __post_init__(self) -> None:
+        if self.n is not None and not 1 <= self.n <= 10_000_000:
+            raise ValueError(f"verify.n must be in 1-10,000,000, got {self.n}")
 
 
 @dataclass(frozen=True)
@@ -214,3 +248,7 @@ class PipelineConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be an integer in [0, 2**63), got {self.seed}")

@@ -1,6 +1,7 @@
 """Labelled data, for teacher training and verification only: distill never reads data.
 
-Specs: ``digits`` (embedded), ``cifar10:PATH``, ``cifar100:PATH``, ``npz:PATH``.
+Specs: ``digits`` (embedded), ``folder:PATH`` (an image-folder tree), ``cifar10:PATH``,
+``cifar100:PATH`` (the official python batches), ``npz:PATH``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dfard_pipeline.data.dataset import LabelledSet
 from dfard_pipeline.errors import DataError
 from dfard_pipeline.registry import unknown_name_message
 
-KINDS = ("digits", "cifar10", "cifar100", "npz")
+KINDS = ("digits", "folder", "cifar10", "cifar100", "npz")
 
 
 def load_dataset(spec: str, split: str = "test") -> LabelledSet:
@@ -20,7 +21,7 @@ def load_dataset(spec: str, split: str = "test") -> LabelledSet:
     kind, _, path = spec.partition(":")
     if kind not in KINDS:
         raise DataError(unknown_name_message("dataset", kind, list(KINDS)) +
-                        " Use digits, cifar10:PATH, cifar100:PATH or npz:PATH.")
+                        " Use digits, folder:PATH, cifar10:PATH, cifar100:PATH or npz:PATH.")
     if kind == "digits":
         if path:
             raise DataError("digits is embedded and takes no path: use --data digits")
@@ -29,6 +30,10 @@ def load_dataset(spec: str, split: str = "test") -> LabelledSet:
         return load_digits_split(split)
     if not path:
         raise DataError(f"{kind} needs a path: {kind}:PATH")
+    if kind == "folder":
+        from dfard_pipeline.data.image_folder import load_image_folder
+
+        return load_image_folder(path, split)
     if kind == "npz":
         from dfard_pipeline.data.npz import load_npz
 

@@ -3,12 +3,13 @@ run folder (student.pt, generator.pt, metrics.jsonl, config.resolved.yaml, check
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -19,11 +20,18 @@ from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 from dfard_pipeline.atomic import folder_writable, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
-from dfard_pipeline.device import check_precision, precision_warning, resolve_device, set_deterministic
+from dfard_pipeline.device import (
+    check_precision,
+    precision_warning,
+    resolve_device,
+    resolve_precision,
+    set_deterministic,
+)
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
 from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics, health_warning
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
+from dfard_pipeline.folder_lock import distill_lock
 from dfard_pipeline.models import count_parameters, create_model
 from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 
@@ -122,13 +130,17 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
     """Distill a student from the teacher file into ``out_dir``. ``log`` receives the lines meant for
     the user as the run starts (which prior is used, warnings); the returned outputs carry the
     closing summary and warnings. Only ``quiet`` progress bars are drawn here."""
+    device = resolve_device(config.distill.device)
+    # `auto` becomes what this machine runs (recorded in the student); everything below sees it resolved
+    precision_choice, as_given = config.distill.precision, config
+    config = replace(config, distill=replace(config.distill, precision=resolve_precision(device, precision_choice)))
     cfg = config.distill
-    device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)  # fail before any output is written
     restore_flags = set_deterministic(cfg.deterministic)  # restored on return: a library call leaves no trace
     dist = init_distributed(device.type)
     if dist.is_main and (warning := precision_warning(device, cfg.precision)):
         log(f"warning: {warning}")
+    stack = contextlib.ExitStack()
     try:
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
@@ -152,12 +164,19 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
             out_dir / "checkpoints" / "last.pt", _fingerprint(config, loaded.sha256, dist.world_size),
             progress=not quiet, on_epoch=lambda history: write_metrics(metrics_path, history),
             feature_stats=feature_stats)
+        if cfg.data is not None:
+            trainer.ctx.real_images = _real_images(cfg.data, contract)
+            log(f"with data: the student learns on {len(trainer.ctx.real_images)} real images from {cfg.data} "
+                "(their labels unused), not on generator samples")
         if resume:
             trainer.resume()  # a damaged checkpoint is refused before anything is written or said
         if dist.is_main:
+            stack.enter_context(distill_lock(final_dir))  # a second distill into this folder is refused
+            _prepare_out_dir(final_dir, out_dir, resume, overwrite)  # again: another may have finished meanwhile
             log(announce_priors(priors, loaded.source_format))
             _start_work_dir(final_dir, out_dir, resume, log)
-            write_yaml_atomic(to_dict(config), out_dir / "config.resolved.yaml")
+            write_yaml_atomic(to_dict(as_given), out_dir / "config.resolved.yaml")  # `auto` as given; the student
+            # records what it resolved to (precision, precision_choice)
         dist.barrier()
         state = trainer.fit()
         checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
@@ -166,7 +185,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
         final, summary = {}, ()
         if dist.is_main:
             final = _write_outputs(config, trainer, state, loaded, out_dir, metrics_path, checksums, teacher_path,
-                                   priors)
+                                   priors, precision_choice)
             _publish(out_dir, final_dir)
             summary = _summary(cfg, trainer.final_student, loaded, state, final, final_dir)
         # Every rank leaves together: a rank tearing down gloo while another still works aborts.
@@ -175,8 +194,19 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
         return DistillOutputs(final_dir, final_dir / STUDENT_FILE, final_dir / GENERATOR_FILE,
                               final_dir / "metrics.jsonl", final, summary, warnings)
     finally:
+        stack.close()
         shutdown_distributed(dist)
         restore_flags()
+
+
+def _real_images(spec: str, contract) -> torch.Tensor:
+    """The train images of ``distill.data`` (the with-data upper bound), checked against the teacher's input."""
+    from dfard_pipeline.data import load_dataset
+
+    data = load_dataset(spec, "train")
+    if tuple(data.shape) != tuple(contract.shape):
+        raise UsageError(f"distill --data {spec}: images are {data.shape}, the teacher takes {contract.shape}")
+    return data.x
 
 
 def _weights_checksum(model: torch.nn.Module) -> str:
@@ -188,7 +218,7 @@ def _weights_checksum(model: torch.nn.Module) -> str:
 
 
 def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, teacher_path,
-                   priors):
+                   priors, precision_choice: str):
     cfg = config.distill
     student = trainer.final_student.float().cpu().eval()
     generator = trainer.ctx.generator.float().cpu().eval()
@@ -208,6 +238,7 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
                     "teacher_arch": loaded.arch, "teacher_input_shape": list(loaded.contract.shape),
                     "seed": config.seed, "method": cfg.method,
                     "student_loss": cfg.student_loss, "precision": cfg.precision,
+                    "precision_choice": precision_choice,
                     "memory_format": str(trainer.memory_format).removeprefix("torch.")}
     write_checkpoint(student, out_dir / STUDENT_FILE, kind="student", eps=cfg.eps, metrics=final, extra=teacher_info)
     write_generator(generator, loaded.sha256, out_dir / GENERATOR_FILE)

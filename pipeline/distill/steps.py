@@ -46,6 +46,8 @@ class StepContext:
     rng: torch.Generator
     bn_prior: bool = True  # the bn generator term is used (False: measured for health only)
     graphed_pgd: GraphedPGD | None = None  # distill.cuda_graphs: the student step's PGD, replayed
+    # distill.data: real images that replace the generator's (the upper bound with data, ARD/RSLAD style)
+    real_images: torch.Tensor | None = None
 
 
 def eval_student(ctx: StepContext) -> nn.Module:
@@ -80,7 +82,11 @@ def check_finite(value: float, where: str) -> None:
 
 
 def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:
-    """A fresh synthetic batch (no grad); generator BN runs on batch statistics."""
+    """A fresh synthetic batch (no grad); generator BN runs on batch statistics. With ``distill.data``,
+    a seeded draw of real images instead (their labels are never used: the teacher's logits teach)."""
+    if ctx.real_images is not None:
+        index = torch.randint(len(ctx.real_images), (batch,), generator=ctx.rng)
+        return to_device(ctx.real_images[index], ctx.device)
     with torch.no_grad(), autocast(ctx.device, ctx.cfg.precision):
         z, y = sample_latent(batch, ctx.cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
         return ctx.generator(z, y).float()

@@ -283,6 +283,8 @@ class DistillTrainer:
             s.tau = float(self.temperature_rule(probe, cfg))
             self.balance.update({}, probe)
             s.accum = {"generator": {}, "student_loss": 0.0, "student_steps": 0, "generator_steps": 0}
+        elif s.step <= cfg.generator_steps and c.real_images is not None:
+            pass  # with real images (distill.data) there is no generator to train: its steps cost nothing
         elif s.step <= cfg.generator_steps:
             terms = generator_step(c, self.balance, self.opt_generator, self.scalers[0], where)
             for k, v in terms.items():

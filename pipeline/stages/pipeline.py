@@ -11,8 +11,8 @@ from dfard_pipeline.artifacts.run_manifest import RunManifest, fingerprint
 from dfard_pipeline.atomic import folder_writable
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.errors import UsageError
+from dfard_pipeline.folder_lock import run_lock
 from dfard_pipeline.stages import steps
-from dfard_pipeline.stages.manifest import run_lock
 
 
 @dataclass
@@ -23,6 +23,8 @@ class RunOutcome:
     skipped: dict[str, str]
     gates_passed: bool
     seconds: float
+    verified: bool = True  # False when the verify stage was not selected (--only, --from report)
+    verdict_note: str | None = None  # why the verdict is FAILED, in a few words
 
 
 def _selected(from_stage: str | None, only: str | None) -> list[str]:
@@ -45,29 +47,48 @@ def _check_upstream(ctx: steps.RunContext, stage: steps.Stage) -> None:
                          "(drop --only/--from)")
 
 
-def _verdict(manifest: RunManifest) -> bool:
-    """Every verify.json the verify stage wrote passed: read from those files (checked against the
-    sha256 run.json records for them), never from a flag in run.json that anyone can edit."""
+def _verdict(ctx: steps.RunContext, manifest: RunManifest) -> tuple[bool, str | None]:
+    """PASSED when every verification the config plans here (artifacts x devices, minus what this
+    machine cannot run: ``steps.planned_verifications``) has a verify.json that passed, read from the
+    file itself and checked against the sha256 run.json recorded when verify wrote it; at least one
+    is required. Returns (passed, why not)."""
     from dfard_pipeline.artifacts.verify_result import read_verify_result
     from dfard_pipeline.errors import CheckpointError
 
-    passed = True
-    for rel, digest in manifest.stage("verify").outputs.items():
-        if not rel.endswith("verify.json"):
-            continue
+    planned, skipped = steps.planned_verifications(ctx)
+    if not planned:
+        why = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "the config lists no artifact or device"
+        return False, f"nothing was verified ({why})"
+    recorded = manifest.stage("verify").outputs
+    failed = []
+    for key in planned:
+        rel = f"verify/{key}/verify.json"
         path = manifest.folder / rel
-        if not manifest.output_intact(rel, digest):
-            raise UsageError(f"{path} changed or vanished since verify wrote it; re-run it with --from verify")
+        if rel not in recorded or not manifest.output_intact(rel, recorded[rel]):
+            raise UsageError(f"{path} is missing, changed or not recorded since verify ran; re-run it with "
+                             "--from verify")
         try:
-            passed = passed and read_verify_result(path).gates_passed
+            if not read_verify_result(path).gates_passed:
+                failed.append(key)
         except CheckpointError as exc:
             raise UsageError(f"{exc}; re-run it with --from verify") from None
-    return passed
+    return not failed, (f"failed: {', '.join(failed)}" if failed else None)
+
+
+def _check_profiles(config: PipelineConfig) -> None:
+    """Every device the config names is a profile that exists and loads: a typo is a usage error
+    before any work, never a verification quietly skipped."""
+    from dfard_pipeline.runtime.profiles import load_profile
+
+    for device in config.verify.devices:
+        if device != "jetson":  # `jetson` is resolved on the device (verify --device jetson)
+            load_profile(device)
 
 
 def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
     """The refusals that need no work, made before the run folder is touched."""
     config = ctx.config
+    _check_profiles(config)
     if config.teacher.checkpoint and not ctx.teacher_path.is_file():
         raise UsageError(f"teacher.checkpoint {ctx.teacher_path} not found")
     first = next((stage for stage in steps.STAGES if stage.name in selected and not stage.skip_reason(ctx)), None)
@@ -125,8 +146,9 @@ def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | No
             manifest.finish(name, outputs, notes=ctx.notes.get(name, {}))
             ran.append(name)
             upstream_ran = True
-        gates_passed = _verdict(manifest)
-        manifest.passed = gates_passed  # for people reading run.json; never read back
+        verified = "verify" in selected and "verify" not in skipped
+        gates_passed, why = _verdict(ctx, manifest) if verified else (True, None)
+        manifest.passed = gates_passed if verified else None  # for people reading run.json; never read back
         manifest.save()
-    return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started)
+    return RunOutcome(folder, ran, cached, skipped, gates_passed, time.perf_counter() - started, verified, why)
 

@@ -149,34 +149,68 @@ def _can_run_here(device: str, artifact: Path) -> str | None:
     return None
 
 
+def verify_key(artifact: Path, device: str) -> str:
+    """The folder name of one verification inside ``RUN/verify``: the artifact and the device profile's
+    name (a profile file's stem), with anything but letters, digits, ``.``, ``_`` and ``-`` replaced:
+    a device string can never name a folder outside the run."""
+    import re
+
+    label = Path(device).stem if device.endswith((".yaml", ".yml")) else device
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{artifact.name}-{label}").lstrip(".") or "verify"
+
+
+def _export_skip_reason(ctx: RunContext, artifact: Path) -> str | None:
+    """Why ``artifact`` was not exported here (its toolchain is missing), recomputed, never read back."""
+    from dfard_pipeline.errors import ToolchainMissing
+    from dfard_pipeline.export.formats import FORMATS
+
+    target = next(t for t, p in zip(ctx.config.export.targets, ctx.artifacts(), strict=True) if p == artifact)
+    try:
+        FORMATS[target.format].check_environment()
+    except ToolchainMissing as exc:
+        return str(exc)
+    return None
+
+
+def planned_verifications(ctx: RunContext) -> tuple[dict[str, tuple[Path, str]], dict[str, str]]:
+    """What the verify stage must produce, derived from the config (artifacts x devices) and this
+    machine: ``{key: (artifact, device)}``, and ``{key: reason}`` for the pairs that cannot run here
+    (a toolchain or execution provider this machine lacks). ``run``'s verdict requires every planned
+    one; nothing in run.json can remove one."""
+    planned, skipped = {}, {}
+    for artifact in ctx.artifacts():
+        for device in ctx.config.verify.devices:
+            key = verify_key(artifact, device)
+            reason = _export_skip_reason(ctx, artifact) if not artifact.is_file() else _can_run_here(device, artifact)
+            if reason:
+                skipped[key] = reason
+            else:
+                planned[key] = (artifact, device)
+    return planned, skipped
+
+
 def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
     from dfard_pipeline.runtime.writing import write_verify_outputs
 
     cfg = ctx.config.verify
-    outputs, results, skipped, reference_cache = [], {}, {}, {}
-    for artifact in ctx.artifacts():
-        if not artifact.is_file():
-            continue  # its export was skipped (e.g. no TensorRT here); the report says so
-        for device in cfg.devices:
-            key = f"{artifact.name}-{device}"
-            reason = _can_run_here(device, artifact)
-            if reason:
-                skipped[key] = reason
-                ctx.say(f"  skipped {key}: {reason}")
-                continue
-            ctx.say(f"  verifying {artifact.name} on {device}")
-            result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
-                                                   reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed,
-                                                   trust_teacher=ctx.trust_teacher),
-                                     progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
-                                     reference_cache=reference_cache)
-            json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
-            results[key] = result.passed
-            ctx.say(f"    {result.headline()}")
-            for line in result.problems():
-                ctx.say(f"      {line}")
-            outputs += [json_file, md_file]
+    outputs, results, reference_cache = [], {}, {}
+    planned, skipped = planned_verifications(ctx)
+    for key, reason in skipped.items():
+        ctx.say(f"  skipped {key}: {reason}")
+    for key, (artifact, device) in planned.items():
+        ctx.say(f"  verifying {artifact.name} on {device}")
+        result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
+                                               reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed,
+                                               trust_teacher=ctx.trust_teacher),
+                                 progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
+                                 reference_cache=reference_cache)
+        json_file, md_file = write_verify_outputs(result, ctx.folder / "verify" / key)
+        results[key] = result.passed
+        ctx.say(f"    {result.headline()}")
+        for line in result.problems():
+            ctx.say(f"      {line}")
+        outputs += [json_file, md_file]
     ctx.notes["verify"] = {"skipped": skipped, "passed": results}
     return outputs
 

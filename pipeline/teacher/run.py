@@ -12,7 +12,8 @@ from dfard_pipeline.teacher.train import TeacherResult, train_teacher
 def run_teacher_command(config: PipelineConfig, out: Path, quiet: bool = False) -> TeacherResult:
     cfg = config.teacher
     result = train_teacher(cfg, seed=config.seed, progress=not quiet)
-    metrics = {"test": result.test.to_dict(), "dataset": cfg.dataset, "train_seconds": result.seconds}
+    metrics = {"test": result.test.to_dict(), "dataset": cfg.dataset, "train_seconds": result.seconds,
+               "precision": result.precision, "precision_choice": cfg.precision}
     write_checkpoint(result.model, out, kind="teacher", eps=cfg.eps, metrics=metrics,
                     extra={"trained_with": cfg.method, "seed": config.seed})
     write_yaml_atomic(to_dict(config), out.with_suffix(".config.yaml"))

@@ -18,7 +18,16 @@ from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
-from dfard_pipeline.device import memory_format, resolve_device, set_deterministic, to_device
+from dfard_pipeline.device import (
+    autocast,
+    check_precision,
+    memory_format,
+    precision_warning,
+    resolve_device,
+    resolve_precision,
+    set_deterministic,
+    to_device,
+)
 from dfard_pipeline.errors import UsageError, ValidationError
 from dfard_pipeline.evaluation import RobustnessResult, evaluate_robustness
 from dfard_pipeline.models import ZooModel, create_model
@@ -31,9 +40,11 @@ class TeacherResult:
     model: ZooModel
     test: RobustnessResult
     seconds: float
+    precision: str = "fp32"  # what teacher.precision resolved to on this machine
 
 
 def _adversarial_batch(model, x, y, cfg: TeacherConfig, generator) -> torch.Tensor:
+    # the attack runs in the model's training mode's counterpart, eval (frozen BatchNorm statistics)
     model.eval()
     if cfg.method == "trades":
         with torch.no_grad():
@@ -77,7 +88,17 @@ def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) 
     model = model.to(device, memory_format=memory_format(device, cfg.memory_format))
     if model.contract.shape != train.shape:
         raise UsageError(f"{cfg.arch} expects {model.contract.shape} inputs, {cfg.dataset} has {train.shape}")
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    precision = resolve_precision(device, cfg.precision)
+    check_precision(device, precision)
+    if (warning := precision_warning(device, precision)) is not None:
+        log_line(True, f"warning: {warning}")
+    layout = "channels_last" if memory_format(device, cfg.memory_format) == torch.channels_last else "NCHW"
+    log_line(progress, f"teacher: {cfg.arch} on {train.name} ({len(train)} images), {precision}, {layout}")
+    if cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                                    weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(train) // cfg.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr,
                                                    total_steps=cfg.epochs * steps_per_epoch)
@@ -92,8 +113,9 @@ def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) 
         for i in range(steps_per_epoch):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x, y = to_device(train.x[idx], device), to_device(train.y[idx], device)
-            x_adv = _adversarial_batch(model, x, y, cfg, generator)
-            loss = _loss(model, x, x_adv, y, cfg)
+            with autocast(device, precision):
+                x_adv = _adversarial_batch(model, x, y, cfg, generator)
+                loss = _loss(model, x, x_adv, y, cfg).float()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # one host sync per step, which the running mean below needs anyway; read once the
@@ -109,5 +131,7 @@ def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) 
         log_line(progress, f"teacher epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.3f}, "
                            f"{time.perf_counter() - epoch_start:.1f} s/epoch")
     model.eval()
+    test = test.subset(cfg.eval_n, seed)
+    log_line(progress, f"teacher: evaluating on {len(test)} test images (FGSM, PGD-20, CW)")
     result = evaluate_robustness(model, test, cfg.eps, device=device, seed=seed)
-    return TeacherResult(model.cpu(), result, time.perf_counter() - start_time)
+    return TeacherResult(model.cpu(), result, time.perf_counter() - start_time, precision)

@@ -129,7 +129,6 @@ def _perturbed(model):
 @pytest.mark.parametrize("extra, message", [
     (["--precision", "int8"], "no generator.pt beside"),
     (["--precision", "bf16"], "supported combinations are onnx: fp32, fp16, int8"),
-    (["--out", "/nonexistent/dir/m.onnx"], "does not exist"),
     (["--batch", "4", "--dynamic-batch"], "pass one"),
     (["--calibration", "g.pt"], "only applies to --precision int8"),
 ])
@@ -138,6 +137,12 @@ def test_usage_errors_exit_2(tmp_path, digits_run, capsys, extra, message):
     shutil.copy(digits_run / "student.pt", student)  # no generator beside this one
     code, _, err = run_cli(["export", "--checkpoint", str(student), *extra], capsys)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_output_folders_are_made(run, tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "m.onnx"
+    export(["--checkpoint", str(run / "student.pt"), "--out", str(out)], capsys)
+    assert out.is_file() and (out.parent / "m.onnx.json").is_file()
 
 
 def test_existing_output_needs_overwrite_and_bad_checkpoints_are_refused(run, tmp_path, capsys):

@@ -52,6 +52,8 @@ def inputs(digits_run, tmp_path_factory):
         for info in source.infolist():
             archive.writestr(info.filename, source.read(info.filename))
         archive.writestr("../escaped", b"x")
+    (root / "nan_gate.yaml").write_text(CPU_PROFILE.replace("max_clean_drop: 0.02", "max_clean_drop: .nan"))
+    (root / "huge_batch.yaml").write_text(CPU_PROFILE.replace("batch_sizes: [1, 64]", "batch_sizes: [1, 64000000]"))
     np.savez_compressed(root / "bomb.npz", x=np.zeros((40000, 1, 32, 32), np.uint8), y=np.zeros(40000, np.int64))
 
     state = teacher.state_dict()
@@ -74,6 +76,10 @@ def inputs(digits_run, tmp_path_factory):
                           ("shape", {**manifest, "contract": {**manifest["contract"], "shape": [1, 16, 16]}})):
         shutil.copy(onnx, root / f"{name}.onnx")
         (root / f"{name}.onnx.json").write_text(json.dumps(content))
+    # an FP32 graph whose manifest says int8 (its sha256 right): it would be judged by the INT8 floors
+    shutil.copy(run / "student.fp32.onnx", root / "fake_int8.onnx")
+    (root / "fake_int8.onnx.json").write_text(json.dumps({**manifest, "export": {**manifest["export"],
+                                                                                 "precision": "int8"}}))
 
     hf.npz(root / "empty.npz", np.zeros((0, 1, 8, 8), np.float32), np.zeros(0, np.int64))
     nan_x = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
@@ -85,6 +91,14 @@ def inputs(digits_run, tmp_path_factory):
     (root / "pyobj.yaml").write_text(hf.YAML_PYTHON_OBJECT)
     (root / "dup.yaml").write_text(hf.YAML_DUPLICATE_KEYS)
     return root
+
+
+CPU_PROFILE = """name: hostile
+runtime: onnxruntime
+providers: [cpu]
+batch_sizes: [1, 64]
+gates: {min_parity_agreement: 0.99, max_clean_drop: 0.02, max_robust_drop: 0.02}
+"""
 
 
 class NanLogits(torch.nn.Module):
@@ -119,6 +133,17 @@ def _existing(*names):
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text("a good earlier result\n")
     return setup
+
+
+def _config(text: str):
+    def setup(inp, tmp):
+        (tmp / "c.yaml").write_text(text)
+    return setup
+
+
+def _bundle_exists(inp, tmp):
+    (tmp / "b").mkdir()
+    (tmp / "b" / "keep.txt").write_text("a good earlier bundle\n")
 
 
 def _run_json(content: bytes):
@@ -164,6 +189,44 @@ CASES = [
     ("torchscript-setstate", [*DISTILL, "--teacher", "{inp}/writes_in_setstate.ts", "--input-shape", "1,8,8"],
      None, "defines __setstate__"),
     ("npz-decompression-bomb", [*VERIFY, "--data", "npz:{inp}/bomb.npz"], None, "decompression bomb"),
+    # round 2: good files destroyed, outputs outside their folder
+    ("bundle-folder-holds-the-inputs", [*VERIFY[:3], "--bundle", "{inp}/run", "--overwrite"], None,
+     "an input of this command"),
+    ("remote-bundle-exists", [*VERIFY[:3], "--remote", "localhost:1", "--bundle", "{tmp}/b"], _bundle_exists,
+     "already exists"),
+    ("export-out-is-the-generator", [*EXPORT_INT8[:-1], "{inp}/run/generator.pt", "--overwrite"], None,
+     "also an input"),
+    ("run-device-path-outside", ["run", "{tmp}/c.yaml", "--out", "{tmp}/r"],
+     _config("verify: {devices: ['../../outside.yaml']}\n"), "device profile file not found"),
+    # round 2: verdicts that can be forged or are empty
+    ("run-misspelled-device", ["run", "{tmp}/c.yaml", "--out", "{tmp}/r"], _config("verify: {devices: [cpuu]}\n"),
+     "unknown device 'cpuu'"),
+    ("manifest-precision-differs-from-graph", ["verify", "--artifact", "{inp}/fake_int8.onnx", "--checkpoint",
+                                               "{inp}/run/student.pt", "--out", "{tmp}/v"], None,
+     "is an fp32 graph but its manifest says int8"),
+    ("profile-nan-gate", [*VERIFY, "--device", "{inp}/nan_gate.yaml"], None, "expected a finite number"),
+    ("profile-huge-batch", [*VERIFY, "--device", "{inp}/huge_batch.yaml"], None, "batch_sizes must be in 1-4096"),
+    ("config-nan-tau-max", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{tmp}/c.yaml"],
+     _config("distill: {tau_max: .nan}\n"), "expected a finite number"),
+    ("config-nan-trades-beta", ["teacher", "--out", "{tmp}/t.pt", "--config", "{tmp}/c.yaml"],
+     _config("teacher: {trades_beta: .nan}\n"), "expected a finite number"),
+    ("run-config-bad-opset", ["run", "{tmp}/c.yaml", "--out", "{tmp}/r"], _config("export: {opset: 99}\n"),
+     "opset 99 is outside"),
+    ("run-config-huge-calibration", ["run", "{tmp}/c.yaml", "--out", "{tmp}/r"],
+     _config("export: {calibration_samples: 100000000}\n"), "calibration_samples must be in 16-65536"),
+    # round 2: other
+    ("remote-host-is-an-option", [*VERIFY[:3], "--remote=-Fevil_config"], None, "expected [USER@]HOST[:PORT]"),
+    ("seed-negative", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--seed", "-1"], None, "seed must be an integer"),
+    ("seed-thousands-of-digits", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--seed", "9" * 5000], None,
+     "Invalid value for '--seed'"),
+    ("yaml-integer-thousands-of-digits", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{tmp}/c.yaml"],
+     _config("seed: " + "9" * 5000 + "\n"), "not valid YAML"),
+    ("yaml-nested-deeply", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--config", "{tmp}/c.yaml"],
+     _config("a: " + "[" * 50000 + "]" * 50000 + "\n"), "not valid YAML"),
+    ("negative-weight-decay", ["teacher", "--out", "{tmp}/t.pt", "--config", "{tmp}/c.yaml"],
+     _config("teacher: {weight_decay: -0.1}\n"), "weight_decay must be a finite number >= 0"),
+    ("export-huge-calibration", [*EXPORT_INT8, "--calibration-samples", "100000000"], None,
+     "calibration_samples must be in 16-65536"),
     ("export-student-pt2-pickled", [*EXPORT, "{inp}/evil_weight.pt2", "--out", "{tmp}/x.onnx"], None,
      "is a torch.export program"),
     ("export-student-pickled", [*EXPORT, "{inp}/evil.pt", "--out", "{tmp}/x.onnx"], None,

@@ -49,3 +49,16 @@ def test_teacher_old_data_name_reaches_the_dataset(tmp_path, capsys):
     code, _, err = run_cli(["teacher", "--dataset", f"npz:{tmp_path / 'missing.npz'}", "--out",
                             str(tmp_path / "t.pt"), "--quiet"], capsys)
     assert code == 2 and "note: --dataset is now --data" in err and "missing.npz" in err
+
+
+def test_an_environment_variable_no_option_reads_is_warned_about_with_the_closest_name():
+    from dfard_pipeline.cli import environment_names, warn_unknown_environment
+
+    assert {"DFARD_DISTILL_EPOCHS", "DFARD_VERIFY_DEVICE", "DFARD_CONFIG"} <= environment_names()
+    assert "DFARD_DISTILL_OVERWRITE" not in environment_names()
+    lines = warn_unknown_environment({"DFARD_DISTIL_EPOCHS": "5", "DFARD_DISTILL_EPOCHS": "5", "HOME": "/root",
+                                      "DFARD_RUN_TRUST_CHECKPOINT": "1"})
+    assert len(lines) == 2
+    assert "DFARD_DISTIL_EPOCHS" in lines[0] and "did you mean DFARD_DISTILL_EPOCHS" in lines[0]
+    assert "DFARD_RUN_TRUST_CHECKPOINT is ignored" in lines[1]
+    assert warn_unknown_environment({"DFARD_DISTILL_EPOCHS": "5"}) == []

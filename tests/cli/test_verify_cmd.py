@@ -122,7 +122,7 @@ def test_bad_input_is_one_line_exit_2(exported, tmp_path, capsys):
         (["--checkpoint", str(other)], "not the same model"),
         (["--data", f"npz:{tmp_path / 'rgb.npz'}"], "the model takes (1, 8, 8)"),
         (["--data", f"npz:{tmp_path / 'missing.npz'}"], "file not found"),
-        (["--n", "0"], "--n must be >= 1"),
+        (["--n", "0"], "verify.n must be in 1-10,000,000"),
     ]
     if "CUDAExecutionProvider" not in __import__("onnxruntime").get_available_providers():
         cases.append((["--device", "cuda"], "no CUDAExecutionProvider"))

@@ -139,6 +139,20 @@ def test_existing_run_is_not_clobbered(tmp_path, teacher_path):
         run_distill(tiny(), str(teacher_path), tmp_path / "run", quiet=True)
 
 
+def test_a_second_distill_into_the_same_folder_is_refused(tmp_path, teacher_path):
+    import os
+
+    out = tmp_path / "run"
+    lock = tmp_path / ".run.distill.lock"
+    lock.write_text(str(os.getppid()))  # a live process (this test's parent) holds the folder
+    with pytest.raises(UsageError, match="in use by another `dfard-pipeline distill`"):
+        run_distill(tiny(), str(teacher_path), out, quiet=True)
+    assert not out.exists() and lock.read_text() == str(os.getppid())
+    lock.unlink()
+    run_distill(tiny(), str(teacher_path), out, quiet=True)
+    assert (out / "student.pt").is_file() and not lock.exists()
+
+
 def test_distill_never_reads_a_dataset(tmp_path, teacher_path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("distill read a dataset")

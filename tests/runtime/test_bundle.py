@@ -91,6 +91,88 @@ def test_collect_refuses_a_result_from_another_bundle_or_a_swapped_artifact(expo
     assert code == 2 and "another bundle" in out and "Traceback" not in out
     (tmp_path / "a" / exported.name).write_bytes(b"swapped")
     code, out = cli(["verify", "--collect", str(tmp_path / "a")], capsys)
-    assert code == 2 and "not the artifact this bundle was made for" in out
+    assert code == 2 and "is not the file --bundle wrote" in out
     code, out = cli(["verify", "--collect", str(tmp_path / "missing")], capsys)
     assert code == 2 and "bundle.json is missing" in out
+
+
+def _edit_json(path, edit):
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def test_collect_recomputes_from_the_logits_and_refuses_forged_or_edited_files(exported, fast, tmp_path, capsys):
+    import numpy as np
+
+    code, out = cli(["verify", "--artifact", str(exported), "--device", fast, "--n", "20", "--quiet", "--bundle",
+                     str(tmp_path / "b")], capsys)
+    assert code == 0, out
+    assert run_device(tmp_path / "b", tmp_path / "env").returncode == 0
+    pristine = {name: (tmp_path / "b" / name).read_bytes()
+                for name in ("device_result.json", "device_logits.npz", "arrays.npz", "bundle.json")}
+
+    def restore():
+        for name, data in pristine.items():
+            (tmp_path / "b" / name).write_bytes(data)
+
+    def refused(message):
+        code, out = cli(["verify", "--collect", str(tmp_path / "b"), "--overwrite"], capsys)
+        assert code == 2 and message in out and "Traceback" not in out, out
+        assert len(out.strip().splitlines()) == 1, out
+        restore()
+
+    def every_accuracy(value):
+        def edit(data):
+            m = data["metrics"]
+            m["clean_accuracy"] = m["robust_accuracy"] = value
+            m["attacks"] = {k: value for k in m["attacks"]}
+        return edit
+
+    for value in (1.0, 7.5):  # a device that reports what it likes, in range or not
+        _edit_json(tmp_path / "b" / "device_result.json", every_accuracy(value))
+        refused("do not match its logits")
+    arrays = dict(np.load(tmp_path / "b" / "arrays.npz"))
+    arrays["y"] = np.zeros_like(arrays["y"])  # relabelled after --bundle
+    np.savez(tmp_path / "b" / "arrays.npz", **arrays)
+    refused("arrays.npz is not the file --bundle wrote")
+    _edit_json(tmp_path / "b" / "bundle.json", lambda data: data["artifact"].update(file="../../x.onnx"))
+    refused("not a file in the bundle")
+    logits = dict(np.load(tmp_path / "b" / "device_logits.npz"))
+    logits["square_x"] = np.clip(logits["square_x"] + 0.5, 0, 1)  # "adversarial" examples outside the eps-ball
+    np.savez(tmp_path / "b" / "device_logits.npz", **logits)
+    refused("not inside the eps-ball")
+    logits["square_x"] = pristine_square = dict(np.load(tmp_path / "b" / "device_logits.npz"))["square_x"]
+    logits["clean"] = np.full_like(logits["clean"], np.nan)
+    np.savez(tmp_path / "b" / "device_logits.npz", **{**logits, "square_x": pristine_square})
+    refused("NaN or inf logits")
+    code, out = cli(["verify", "--collect", str(tmp_path / "b")], capsys)
+    assert code in (0, 1) and "Traceback" not in out  # untouched, it collects
+
+
+@pytest.mark.parametrize("damage", ["missing-key", "label-out-of-range"])
+def test_the_device_script_refuses_a_damaged_bundle_in_one_line(exported, fast, tmp_path, capsys, damage):
+    import numpy as np
+
+    code, out = cli(["verify", "--artifact", str(exported), "--device", fast, "--n", "20", "--quiet", "--bundle",
+                     str(tmp_path / "b")], capsys)
+    assert code == 0, out
+    if damage == "missing-key":
+        _edit_json(tmp_path / "b" / "bundle.json", lambda data: data.pop("eps"))
+    else:
+        arrays = dict(np.load(tmp_path / "b" / "arrays.npz"))
+        arrays["y"] = arrays["y"] + 1000
+        np.savez(tmp_path / "b" / "arrays.npz", **arrays)
+    done = run_device(tmp_path / "b", tmp_path / "env", "--emulate")
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "b" / "device_result.json").exists()
+
+
+def test_the_device_script_ends_with_what_to_do_next(exported, fast, tmp_path, capsys):
+    code, out = cli(["verify", "--artifact", str(exported), "--device", fast, "--n", "20", "--quiet", "--bundle",
+                     str(tmp_path / "b")], capsys)
+    assert code == 0, out
+    done = run_device(tmp_path / "b", tmp_path / "env", "--emulate")
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 0 and "dfard-pipeline verify --collect" in last and "device_logits.npz" in last

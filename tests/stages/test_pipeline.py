@@ -4,6 +4,7 @@ cache hits and misses, resume after an interruption, the lock, and the report.""
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -139,7 +140,7 @@ def test_only_from_and_the_lock(run_copy, capsys):
     assert "(ran report)" in out  # stages before --from are left as they are
     _, out = run([config, "--out", out_dir, "--only", "report", "--force"], capsys)
     assert "ran report" in out and "cached" not in out
-    (run_copy / "run" / ".run.lock").write_text(str(__import__("os").getpid()))  # a live run holds it
+    (run_copy / "run" / ".run.lock").write_text(str(__import__("os").getppid()))  # a live process holds it
     code, out = run([config, "--out", out_dir], capsys)
     assert code == 2 and "in use by another" in out
 
@@ -170,8 +171,29 @@ def test_verdict_comes_from_the_verify_files_not_from_run_json(run_copy, capsys)
     assert json.loads(verify_files[0].read_text())["passed"] == (not forged["passed"])
 
 
-@pytest.mark.parametrize("content", ["", "999999999", "not a pid"])
+def test_an_emptied_verify_record_is_never_a_pass(run_copy, capsys):
+    config, out_dir = str(run_copy / "tiny.yaml"), run_copy / "run"
+    record = json.loads((out_dir / "run.json").read_text())
+    record["stages"]["verify"]["outputs"] = {}  # the verify results the verdict must find, hidden
+    record["stages"]["verify"]["notes"] = {"skipped": {}, "passed": {}}
+    (out_dir / "run.json").write_text(json.dumps(record))
+    code, out = run([config, "--out", str(out_dir)], capsys)
+    assert "PASSED" not in out and code != 0, out
+
+
+def test_verify_folders_stay_inside_the_run_whatever_the_device_string():
+    from dfard_pipeline.stages.steps import verify_key
+
+    for device in ("../../x.yaml", "/abs/path/../p.yml", "cpu", "..", "a/../../b"):
+        key = verify_key(Path("student.fp32.onnx"), device)
+        assert "/" not in key and not key.startswith(".") and key, (device, key)
+    assert verify_key(Path("student.fp32.onnx"), "cpu") == "student.fp32.onnx-cpu"
+
+
+@pytest.mark.parametrize("content", ["", "999999999", "not a pid", "OWN_PID", "9" * 4000])
 def test_a_stale_or_empty_lock_is_taken_over_with_a_note(run_copy, capsys, content):
+    # OWN_PID: a restarted container's process has the pid (1, say) the lock of the one before names
+    content = str(__import__("os").getpid()) if content == "OWN_PID" else content
     (run_copy / "run" / ".run.lock").write_text(content)
     code, out = run([str(run_copy / "tiny.yaml"), "--out", str(run_copy / "run")], capsys)
     assert "taking over the stale lock" in out and "nothing to run" in out
