@@ -26,11 +26,15 @@ import numpy as np
 
 
 class _Reader:
-    """ONNX Runtime's CalibrationDataReader protocol: ``get_next()`` -> feed dict or None."""
+    """Calibration batches over *every* sample: the last batch is partial on a dynamic-batch graph,
+    and filled up by repeating its own samples on a fixed-batch one (which takes no other size)."""
 
-    def __init__(self, samples: np.ndarray, input_name: str, batch: int):
-        self._batches = iter([{input_name: samples[i:i + batch]} for i in range(0, len(samples), batch)
-                              if len(samples[i:i + batch]) == batch])
+    def __init__(self, samples: np.ndarray, input_name: str, batch: int, fixed: bool):
+        chunks = [samples[i:i + batch] for i in range(0, len(samples), batch)]
+        if fixed and chunks and len(chunks[-1]) < batch:
+            chunks[-1] = np.resize(chunks[-1], (batch, *chunks[-1].shape[1:]))
+        self.batches_used = len(chunks)
+        self._batches = iter([{input_name: chunk} for chunk in chunks])
 
     def get_next(self):
         return next(self._batches, None)
@@ -39,7 +43,9 @@ class _Reader:
         pass
 
 
-SCHEMES = ("symmetric", "cpu")
+
+
+CALIBRATION_BATCH = 64
 
 
 def first_and_last_layers(model_path: Path) -> list[str]:
@@ -71,8 +77,10 @@ def quantize_int8(fp32_path: Path, out_path: Path, samples: np.ndarray, *, input
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         excluded = first_and_last_layers(prepared) if keep_first_last else []
         settings["kept_in_float"] = excluded
+        reader = _Reader(samples, input_name, batch or CALIBRATION_BATCH, fixed=batch is not None)
+        settings["calibration_samples_used"], settings["calibration_batches"] = len(samples), reader.batches_used
         quantize_static(
-            str(prepared), str(out_path), _Reader(samples, input_name, batch or 64),
+            str(prepared), str(out_path), reader,
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8, per_channel=True, reduce_range=not symmetric,
             calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded,

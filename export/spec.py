@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfard_pipeline.config.schema import check_export_numbers
+from dfard_pipeline.backends.parity import MIN_AGREEMENT_INT8
+from dfard_pipeline.config.schema import INT8_SCHEMES, check_export_numbers
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.outputs import export_out
 
@@ -29,7 +30,7 @@ TOLERANCES = {
     "fp32": Tolerance(1e-4, 0.999),
     "fp16": Tolerance(1e-2, 0.99),
     "bf16": Tolerance(5e-2, 0.98),
-    "int8": Tolerance(None, 0.90),  # a floor that catches broken quantisation; measured ~96 %
+    "int8": Tolerance(None, MIN_AGREEMENT_INT8),  # the device profiles' clean INT8 floor (backends/parity.py)
 }
 
 
@@ -82,8 +83,8 @@ class ExportRequest:
             raise UsageError(str(exc).replace("--calibration_samples", "--calibration-samples")) from None
         if self.calibration and self.precision != "int8":
             raise UsageError("--calibration only applies to --precision int8")
-        if self.int8_scheme not in ("symmetric", "cpu"):
-            raise UsageError(f"unknown INT8 scheme {self.int8_scheme!r}; choose symmetric or cpu")
+        if self.int8_scheme not in INT8_SCHEMES:
+            raise UsageError(f"unknown INT8 scheme {self.int8_scheme!r}; choose {' or '.join(INT8_SCHEMES)}")
         if self.int8_scheme == "cpu" and (self.format != "onnx" or self.precision != "int8"):
             raise UsageError("--int8-scheme cpu (uint8 activations) applies to --format onnx --precision int8 "
                              "only; TensorRT needs the symmetric scheme")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from dfard_pipeline.backends.parity import MIN_AGREEMENT, MIN_AGREEMENT_INT8, MIN_AGREEMENT_INT8_ADVERSARIAL
 from dfard_pipeline.errors import ConfigError, UsageError
 from dfard_pipeline.registry import unknown_name_message
 
@@ -43,9 +44,9 @@ class Gates:
     artifacts get their own (lower) top-1 agreement floors; their accuracy-drop gates are the same.
     """
 
-    min_parity_agreement: float = 0.99  # fp32 / fp16 / bf16, clean and adversarial inputs
-    min_parity_agreement_int8: float = 0.95  # clean inputs
-    min_parity_agreement_int8_adversarial: float = 0.90
+    min_parity_agreement: float = MIN_AGREEMENT  # fp32 / fp16 / bf16, clean and adversarial inputs
+    min_parity_agreement_int8: float = MIN_AGREEMENT_INT8  # clean inputs
+    min_parity_agreement_int8_adversarial: float = MIN_AGREEMENT_INT8_ADVERSARIAL
     max_clean_drop: float = 0.02
     max_robust_drop: float = 0.02
     max_p99_ms_batch1: float | None = None

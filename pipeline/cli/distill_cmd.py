@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
 from dfard_pipeline import outputs
 from dfard_pipeline.cli.options import config_option, overwrite_option, quiet_option, resolve_config, trust_option
+from dfard_pipeline.config.schema import DistillConfig
 
+# the one source of the defaults shown in --help: the schema's (read without building a config, which
+# would import the registries and torch)
+DEFAULTS = SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(DistillConfig)})
 OPTION_KEYS = {
     "student": "distill.student", "method": "distill.method", "epochs": "distill.epochs",
     "device": "distill.device", "precision": "distill.precision", "eps": "distill.eps",
@@ -50,11 +56,11 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @trust_option
 @click.option("--out", type=click.Path(file_okay=False), default=str(outputs.DISTILL), show_default=True,
               help="Run folder.")
-@click.option("--student", help="Student architecture.  [default: digits_cnn_student]")
+@click.option("--student", help=f"Student architecture.  [default: {DEFAULTS.student}]")
 @click.option("--method", type=click.Choice(["dfard", "combo", "combo+ita", "combo+agb"]),
               help="dfard = ITA + AGB; the others are the baselines.  [default: dfard]")
-@click.option("--epochs", type=int, help="Epochs.  [default: 40]")
-@click.option("--eps", type=float, help="L-inf radius in [0,1] pixels.  [default: 0.1]")
+@click.option("--epochs", type=int, help=f"Epochs.  [default: {DEFAULTS.epochs}]")
+@click.option("--eps", type=float, help=f"L-inf radius in [0,1] pixels.  [default: {DEFAULTS.eps}]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
               help="Autocast precision (fp16 needs CUDA); auto: bf16 where the device runs it natively, else fp32.  "

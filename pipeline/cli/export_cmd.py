@@ -14,6 +14,7 @@ from dfard_pipeline.cli.options import (
     renamed,
     resolve_config,
 )
+from dfard_pipeline.config.schema import INT8_SCHEMES
 
 OPTION_KEYS = {"opset": "export.opset", "calibration_samples": "export.calibration_samples", "seed": "seed"}
 
@@ -40,7 +41,7 @@ CHECKPOINT_DIR/student.PRECISION.onnx (or .engine).""")
               show_default=True, help="onnx: fp32, fp16, int8; tensorrt: fp32, fp16, bf16, int8.")
 @click.option("--calibration", help="INT8 samples: RUN/generator.pt (default: the one beside the student) "
                                     "or npz:PATH holding images 'x'.")
-@click.option("--int8-scheme", type=click.Choice(["symmetric", "cpu"]), default="symmetric", show_default=True,
+@click.option("--int8-scheme", type=click.Choice(INT8_SCHEMES), default="symmetric", show_default=True,
               help="symmetric: int8 activations, the form TensorRT takes; cpu: uint8 activations, which ONNX "
                    "Runtime's CPU kernels run fastest (ONNX only).")
 @click.option("--int8-quantize-all", is_flag=True,

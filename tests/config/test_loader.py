@@ -106,3 +106,13 @@ def test_teacher_loading_hints_are_checked_at_load(tmp_path, changes, message):
     path.write_text(yaml.safe_dump(changes))
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_the_digits_config_is_the_defaults_so_every_path_trains_the_same():
+    """distill with no --config, `run` and configs/digits.yaml: one set of defaults (the schema's)."""
+    from pathlib import Path
+
+    from dfard_pipeline.config import PipelineConfig, load_config
+
+    shipped = Path(__file__).resolve().parents[2] / "configs" / "digits.yaml"
+    assert load_config(shipped) == PipelineConfig()

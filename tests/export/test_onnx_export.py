@@ -36,3 +36,23 @@ def test_check_onnx_catches_a_wrong_opset_and_a_static_batch(tmp_path, digits_st
         check_onnx(path, opset=17, dynamic_batch=False)
     with pytest.raises(ValidationError, match="not dynamic"):
         check_onnx(path, opset=18, dynamic_batch=True)
+
+
+@pytest.mark.parametrize("count, batch, fixed, sizes", [
+    (20, 64, False, [20]),          # fewer samples than a batch: once zero batches, now all 20
+    (100, 64, False, [64, 36]),     # once 64 of the 100 the manifest recorded
+    (100, 64, True, [64, 64]),      # a fixed-batch graph: the last batch filled from its own samples
+    (128, 64, False, [64, 64]),
+])
+def test_int8_calibration_reads_every_sample(count, batch, fixed, sizes):
+    import numpy as np
+
+    from dfard_pipeline.export.int8 import _Reader
+
+    samples = np.arange(count, dtype=np.float32).reshape(count, 1, 1, 1)
+    reader = _Reader(samples, "x", batch, fixed=fixed)
+    seen = []
+    while (feed := reader.get_next()) is not None:
+        seen.append(feed["x"])
+    assert [len(b) for b in seen] == sizes and reader.batches_used == len(sizes)
+    assert set(np.concatenate(seen).ravel().tolist()) == set(range(count))
