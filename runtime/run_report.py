@@ -15,7 +15,7 @@ from dfard_pipeline.runtime import plots
 from dfard_pipeline.runtime.report_doc import Document
 
 EPS_FACTORS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
-CURVE_SAMPLES = 300  # the first N labelled samples: enough for a curve, seconds on a CPU
+CURVE_SAMPLES = 300  # a stratified subset of verify's images: enough for a curve, seconds on a CPU
 
 
 def _pgd_curve(model, x, y, eps_values, seed) -> list[float]:
@@ -49,31 +49,78 @@ def _model_row(name, loaded, path: Path, curve, eps_index) -> list:
             f"{curve[0]:.2%}", f"{curve[eps_index]:.2%}"]
 
 
-def _verify_section(doc: Document, ctx) -> dict[str, list[float]]:
-    doc.heading("Verify on each device")
-    latency_samples = {}
-    rows = []
+ATTACK_NAMES = {"transfer_pgd20": "PGD-20 (transfer)", "transfer_cw": "CW (transfer)",
+                "transfer_fgsm": "FGSM (transfer)", "transfer_apgd_ce": "APGD-CE (transfer, AutoAttack's)",
+                "transfer_autoattack": "AutoAttack (transfer)",
+                "square": "Square (black-box, on the runtime)"}
+
+
+def _attack_name(key: str) -> str:
+    if key in ATTACK_NAMES:
+        return ATTACK_NAMES[key]
+    return key.removeprefix("transfer_").upper().replace("_", "-") + (" (transfer)" if key.startswith("transfer_")
+                                                                      else "")
+
+
+def _verify_results(ctx) -> list[tuple[Path, dict, list[str]]]:
+    out = []
     for verify_json in sorted((ctx.folder / "verify").glob(f"*/{VERIFY_FILE}")):
         checked = read_verify_result(verify_json)
-        result, failed = checked.to_dict(), checked.failed_gates
+        out.append((verify_json, checked.to_dict(), checked.failed_gates))
+    return out
+
+
+def _verdict_section(doc: Document, ctx, results) -> None:
+    """The first thing a reader sees: PASSED/FAILED per artifact and device with the failing gates,
+    and what the numbers below were made with."""
+    import platform
+    import time
+
+    from dfard_pipeline import __version__
+    from dfard_pipeline.artifacts.provenance import library_versions
+
+    passed = bool(results) and all(r["passed"] for _, r, _ in results)
+    doc.heading(f"Verdict: {'PASSED' if passed else 'FAILED' if results else 'NOT VERIFIED'}")
+    doc.table(["artifact", "device", "verdict", "failed gates", "suite", "images"],
+              [[Path(r["artifact"]["path"]).name, r["device"]["profile"] + (" (emulated)" if r["device"]["emulated"]
+                                                                           else ""),
+                "PASSED" if r["passed"] else "FAILED", ", ".join(failed) or "-", r.get("suite", "-"),
+                f"{r['data']['n']} of {r['data']['name']}"] for _, r, failed in results])
+    versions = ", ".join(f"{k} {v}" for k, v in library_versions().items() if k != "dfard_pipeline")
+    doc.paragraph(f"Made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by dfard-pipeline {__version__} "
+                  f"({versions}) on {platform.node()} ({platform.processor() or platform.machine()}).")
+    warnings = [f"{Path(r['artifact']['path']).name} on {r['device']['profile']}: {w}"
+                for _, r, _ in results for w in r.get("warnings", [])]
+    if warnings:
+        doc.paragraph("Warnings: " + " | ".join(warnings))
+
+
+def _verify_section(doc: Document, ctx, results) -> dict[str, list[float]]:
+    doc.heading("Verify on each device")
+    latency_samples = {}
+    rows, attacks = [], []
+    for _, result, failed in results:
         m, r, device = result["metrics"], result["reference"], result["device"]
+        one = result["latency"].get("1", {})
         rows.append([Path(result["artifact"]["path"]).name, device["profile"] + (" (emulated)" if device["emulated"]
                                                                                 else ""),
                      f"{m['clean_accuracy']:.2%} / {r['clean_accuracy']:.2%}",
                      f"{m['robust_accuracy']:.2%} / {r['robust_accuracy']:.2%}",
                      f"{result['parity']['adversarial']['top1_agreement']:.2%}",
-                     f"{result['latency'].get('1', {}).get('p99_ms', float('nan')):.3f}",
+                     f"{one.get('p50_ms', float('nan')):.3f} / {one.get('p99_ms', float('nan')):.3f}",
                      "PASS" if result["passed"] else "FAIL", ", ".join(failed) or "-"])
+        attacks += [k for k in m["attacks"] if k not in attacks]
         for size, samples in result.get("latency_samples_ms", {}).items():
             latency_samples[f"{Path(result['artifact']['path']).name}\n{device['profile']} b{size}"] = samples
     doc.table(["artifact", "device", "clean (runtime / ref)", "robust worst-case (runtime / ref)",
-               "agreement (adv)", "p99 ms b1", "result", "failed gates"], rows)
+               "agreement (adv)", "ms b1 (p50 / p99)", "result", "failed gates"], rows)
     skipped = {**ctx.notes.get("verify", {}).get("skipped", {}), **ctx.notes.get("export", {}).get("skipped", {})}
     if skipped:
         doc.paragraph("Skipped here: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    doc.paragraph("Robust accuracy on a runtime is the per-sample worst case over PGD-20 and CW crafted on the "
-                  "PyTorch student (transfer) and the black-box Square attack run on the runtime; the reference "
-                  "column runs the same suite white-box. Full tables: verify/*/verify.md.")
+    doc.paragraph("Robust accuracy on a runtime is the per-sample worst case over every attack the suite ran: "
+                  + ", ".join(_attack_name(k) for k in attacks) + ". Transfer attacks are crafted white-box on the "
+                  "PyTorch student and evaluated on the runtime; the reference column runs the same suite on the "
+                  "student itself. Full tables: verify/*/verify.md.")
     return latency_samples
 
 
@@ -107,9 +154,13 @@ def write_run_report(ctx) -> list[Path]:
     eps = float(student.eps or config.distill.eps)
     eps_values = [round(f * eps, 6) for f in EPS_FACTORS]
     doc = Document(f"dfard-pipeline run: {ctx.folder.name}")
+    results = _verify_results(ctx)
+    _verdict_section(doc, ctx, results)
     labelled = config.verify.data != "synthetic"
     curves = {}
     if labelled:
+        ctx.say(f"    robust accuracy vs eps: teacher, student and {len(ctx.artifacts())} artifacts on "
+                f"{CURVE_SAMPLES} images")
         data = load_dataset(config.verify.data, "test").subset(config.verify.n, config.seed).subset(
             CURVE_SAMPLES, config.seed)
         curves[f"teacher ({teacher.arch})"] = _pgd_curve(teacher.module, data.x, data.y, eps_values, config.seed)
@@ -125,11 +176,14 @@ def write_run_report(ctx) -> list[Path]:
         doc.table(["model", "arch", "parameters", "file", "clean", f"PGD-20 at eps {eps:g}"],
                   [_model_row("teacher", teacher, ctx.teacher_path, curves[names[0]], index),
                    _model_row("student", student, d / STUDENT_FILE, curves[names[1]], index)])
-        doc.paragraph(f"On the first {len(data)} images of {data.name} (test split). Distillation itself used no data.")
+        doc.paragraph(f"On {len(data)} of the images verify used ({data.name}, test split, a seeded class-stratified "
+                      "subset): a quick look whose numbers differ from verify's (all its images, its whole suite) by "
+                      "sampling. Distillation itself used no data.")
     history = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
     doc.heading("Training (data-free distillation)")
     doc.paragraph(_prior_line(student.metadata.get("metrics", {}), history))
     doc.image("training.png", plots.training_curves(history), "training curves")
+    ctx.say("    generator samples")
     generator = read_generator(d / GENERATOR_FILE)
     images = generator_samples(generator, 400, config.seed)
     with torch.no_grad():
@@ -144,7 +198,8 @@ def write_run_report(ctx) -> list[Path]:
             {k: (eps_values, v) for k, v in curves.items()}, eps), "robust accuracy vs eps")
         doc.paragraph("Teacher and student: white-box PGD-20. Artifacts: PGD-20 crafted on the student, evaluated "
                       "on ONNX Runtime (transfer).")
-    latency_samples = _verify_section(doc, ctx)
+    ctx.say("    verify tables and latency distributions")
+    latency_samples = _verify_section(doc, ctx, results)
     if latency_samples:
         doc.heading("Latency distributions")
         doc.image("latency.png", plots.latency_distributions(latency_samples), "latency distributions")

@@ -36,6 +36,8 @@ class VerifyRequest:
     suite: str | None = None  # quick | standard | autoattack (runtime/autoattack.py); None: the profile's
     seed: int = 0
     threads: int | None = None
+    # --other-reference: compare with a checkpoint other than the one the artifact was exported from
+    other_reference: bool = False
 
     def __post_init__(self) -> None:  # options are refused before any file is read
         if self.eps is not None:
@@ -96,8 +98,13 @@ def _check_eps(eps, where: str) -> None:
         raise UsageError(str(exc)) from None
 
 
+OTHER_REFERENCE = ("the reference is not the checkpoint this artifact was exported from (--other-reference): "
+                   "parity and the accuracy drops compare two different models")
+
+
 def _reference_path(request: VerifyRequest, manifest) -> Path:
     if request.reference is not None:
+        _check_same_source(request, manifest)
         return request.reference
     if request.artifact.suffix == ".pt":
         return request.artifact
@@ -116,6 +123,24 @@ def _reference_path(request: VerifyRequest, manifest) -> Path:
         raise UsageError(f"{' and '.join(changed)}: not the checkpoint {request.artifact.name} was exported from "
                          "(its sha256 changed since the export): re-export, or pass --checkpoint")
     raise UsageError(f"no PyTorch reference for {request.artifact.name}: pass --checkpoint RUN/student.pt")
+
+
+def _check_same_source(request: VerifyRequest, manifest) -> None:
+    """A --checkpoint other than the one the manifest says the artifact came from is named before
+    any attack runs: refused, unless --other-reference asks for that comparison."""
+    from dfard_pipeline.artifacts.provenance import file_sha256
+
+    recorded = (manifest.source or {}).get("sha256")
+    if recorded and request.reference.is_file() and file_sha256(request.reference) != recorded \
+            and not request.other_reference:
+        raise UsageError(f"--checkpoint {request.reference} is not the checkpoint {request.artifact.name} was exported "
+                         f"from ({(manifest.source or {}).get('checkpoint', 'sha256 ' + recorded[:12])}); pass that "
+                         "one, or --other-reference to compare with this one on purpose")
+
+
+def is_other_reference(request: VerifyRequest, manifest, reference_sha256: str) -> bool:
+    recorded = (manifest.source or {}).get("sha256")
+    return bool(recorded) and reference_sha256 != recorded
 
 
 def _check_contracts(artifact_contract, reference_contract, data, artifact: Path) -> None:
@@ -360,6 +385,7 @@ def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suit
                  "synthetic": request.data == "synthetic"},
         "metrics": metrics,
         "reference": {"path": str(session.reference_path), "sha256": session.reference.sha256,
+                      "is_export_source": not is_other_reference(request, session.manifest, session.reference.sha256),
                       **reference_metrics, "whitebox_pgd": whitebox_pgd,
                       **autoattack_accuracy(reference_metrics)},
         "suite": suite,
@@ -369,7 +395,8 @@ def _payload(request: VerifyRequest, session: _Session, suite: str, runtime_suit
         "resources": {"model_bytes": artifact.stat().st_size, "threads": info.threads,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
         "gates": gates,
-        "warnings": verdict.warnings_for(metrics, reference_metrics, latency_data, session.data_note),
+        "warnings": ([OTHER_REFERENCE] if is_other_reference(request, session.manifest, session.reference.sha256)
+                     else []) + verdict.warnings_for(metrics, reference_metrics, latency_data, session.data_note),
         "robust_vs_whitebox_pgd": runtime_suite.robust_accuracy - whitebox_pgd,
     }
 

@@ -59,6 +59,9 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
                                    "verify.n: all]")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher that labels --data synthetic.")
 @trust_option
+@click.option("--other-reference", is_flag=True,
+              help="Compare with a --checkpoint other than the one the artifact was exported from (refused "
+                   "otherwise); verify.json and the report say so.")
 @click.option("--emulate", is_flag=True, help="Run another device's profile here; latency is marked as host.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for verify.json and verify.md.  [default: ARTIFACT_DIR/verify-ARTIFACT-DEVICE]")
@@ -79,8 +82,8 @@ reference (transfer) and the black-box Square attack run on the runtime itself. 
 @quiet_option
 @click.pass_context
 def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data, eps, suite, n, teacher,
-           trust_checkpoint, emulate, out, json_path, overwrite, bundle_dir, collect_dir, remote, remote_python,
-           ssh_config, threads, seed, config_path, quiet):
+           trust_checkpoint, other_reference, emulate, out, json_path, overwrite, bundle_dir, collect_dir, remote,
+           remote_python, ssh_config, threads, seed, config_path, quiet):
     import sys
 
     from dfard_pipeline.artifacts.export_manifest import manifest_path
@@ -111,7 +114,7 @@ def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data
                                 reference=Path(reference) if reference else None, data=data, eps=eps, n=n,
                                 emulate=emulate and not (bundle_dir or remote), trust_teacher=trust_checkpoint,
                                 teacher=Path(teacher) if teacher else None, seed=seed, threads=threads,
-                                suite=suite)
+                                suite=suite, other_reference=other_reference)
         out_dir = Path(out) if out else verify_out(Path(artifact), device)
         inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
         if bundle_dir and not remote:

@@ -214,6 +214,8 @@ CASES = [
      "opset 99 is outside"),
     ("run-config-huge-calibration", ["run", "{tmp}/c.yaml", "--out", "{tmp}/r"],
      _config("export: {calibration_samples: 100000000}\n"), "calibration_samples must be in 16-65536"),
+    ("verify-against-another-checkpoint", [*VERIFY[:3], "--checkpoint", "{inp}/teacher.pt", "--out", "{tmp}/v"],
+     None, "is not the checkpoint student.fp32.onnx was exported from"),
     # round 2: other
     ("remote-host-is-an-option", [*VERIFY[:3], "--remote=-Fevil_config"], None, "expected [USER@]HOST[:PORT]"),
     ("seed-negative", [*DISTILL, "--teacher", "{inp}/teacher.pt", "--seed", "-1"], None, "seed must be an integer"),
