@@ -12,6 +12,22 @@ def _status(passed: bool | None) -> str:
     return {True: "PASS", False: "**FAIL**", None: "not gated"}[passed]
 
 
+_ORDER = ("transfer_fgsm", "transfer_pgd", "transfer_cw", "transfer_apgd_ce", "transfer_autoattack", "square")
+
+
+def _attack_order(name: str) -> tuple[int, str]:
+    return next((i for i, prefix in enumerate(_ORDER) if name.startswith(prefix)), len(_ORDER)), name
+
+
+def _memory_line(result: dict) -> str:
+    peak = result["resources"].get("peak_rss_mib")
+    if peak is None:
+        return "Peak memory: not measured on this platform."
+    if result["device"].get("torch_imported") is False:
+        return f"Peak memory (the device's process: runtime and numpy, no PyTorch): {peak:.0f} MiB."
+    return f"Peak memory (process, includes the PyTorch reference): {peak:.0f} MiB."
+
+
 def render_verify_md(result: dict) -> str:
     device, metrics, reference = result["device"], result["metrics"], result["reference"]
     gates = {g["name"]: g for g in result["gates"]}
@@ -37,10 +53,10 @@ def render_verify_md(result: dict) -> str:
     row("clean accuracy", reference["clean_accuracy"], metrics["clean_accuracy"], "clean_accuracy_drop")
     row("robust accuracy (worst case)", reference["robust_accuracy"], metrics["robust_accuracy"],
         "robust_accuracy_drop")
-    for name, value in metrics["attacks"].items():
+    for name in sorted(metrics["attacks"], key=_attack_order):  # one order, local or collected
         ref_name = name.removeprefix("transfer_")
-        row(f"  {name.replace('_', ' ')}", reference["attacks"].get(ref_name), value)
-    row("white-box PGD (reference only)", reference["whitebox_pgd"], metrics["robust_accuracy"])
+        row(f"  {name.replace('_', ' ')}", reference["attacks"].get(ref_name), metrics["attacks"][name])
+    lines.append(f"| white-box PGD (reference only) | {_pct(reference['whitebox_pgd'])} | - | - | - | - |")
     for name, parity in result["parity"].items():
         row(f"top-1 agreement, {name}", None, parity["top1_agreement"], f"parity_top1_{name}", delta=False)
     if "1" in result["latency"]:
@@ -56,7 +72,7 @@ def render_verify_md(result: dict) -> str:
     parity = result["parity"]
     lines += ["", "Parity: " + "; ".join(f"{k}: max |dlogit| {v['max_abs']:.2e}, mean {v['mean_abs']:.2e}"
                                          for k, v in parity.items()),
-              f"Peak memory (process, includes the PyTorch reference): {result['resources']['peak_rss_mib']:.0f} MiB."]
+              _memory_line(result)]
     if result["warnings"]:
         lines += ["", "Warnings:", *[f"- {w}" for w in result["warnings"]]]
     if device["emulated"]:

@@ -26,3 +26,24 @@ def test_readme_is_short_and_every_local_link_exists():
     assert len(text.splitlines()) <= 150
     linked = set(re.findall(r"`((?:docs|benchmarks|configs)/[\w./-]+\.(?:md|yaml))`", text))
     assert linked and not [name for name in sorted(linked) if not (ROOT / name).exists()]
+
+
+PATH_IN_DOCS = re.compile(r"`((?:pipeline|runtime|export|configs|benchmarks|docs|tests|results)/[\w./*-]+)`")
+
+
+def test_every_path_a_doc_names_exists():
+    """README, docs/, configs/devices/README.md and benchmarks/README.md name files by path; each must
+    exist (a glob must match something), so a moved module cannot leave a stale pointer behind."""
+    docs = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", ROOT / "configs" / "devices" / "README.md",
+            *sorted((ROOT / "docs").glob("*.md"))]
+    missing = []
+    for doc in docs:
+        for name in PATH_IN_DOCS.findall(doc.read_text()):
+            name = name.rstrip(".")
+            if name.startswith("results/"):  # benchmarks/README.md names its results relative to itself
+                name = "benchmarks/" + name
+            if name.startswith("benchmarks/results/") and "*" not in name and not name.endswith((".md", ".json")):
+                continue
+            if not (list(ROOT.glob(name)) if "*" in name else (ROOT / name).exists()):
+                missing.append(f"{doc.relative_to(ROOT)}: {name}")
+    assert not missing, missing

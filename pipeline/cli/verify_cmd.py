@@ -37,7 +37,7 @@ Examples:
 The device needs neither PyTorch nor dfard-pipeline for --bundle and --remote: only Python, numpy
 and the runtime. Robust accuracy on the runtime is the per-sample worst case over PGD and CW crafted on the PyTorch
 reference (transfer) and the black-box Square attack run on the runtime itself. Writes verify.json
-(stable, documented in the README) and verify.md. Exit 0: every gate passed; 1: a gate failed;
+(stable, documented in docs/verify.md) and verify.md. Exit 0: every gate passed; 1: a gate failed;
 2: usage error.""")
 @click.option("--artifact", type=click.Path(dir_okay=False),
               help="The artifact: .onnx, .engine or a .pt checkpoint.  [required, except with --collect]")

@@ -176,3 +176,17 @@ def test_the_device_script_ends_with_what_to_do_next(exported, fast, tmp_path, c
     done = run_device(tmp_path / "b", tmp_path / "env", "--emulate")
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 0 and "dfard-pipeline verify --collect" in last and "device_logits.npz" in last
+
+
+def test_the_verify_json_schema_in_the_docs_lists_every_key_verify_writes(exported, fast, tmp_path, capsys):
+    import re
+    from pathlib import Path
+
+    code, out = cli(["verify", "--artifact", str(exported), "--device", fast, "--n", "20", "--quiet", "--out",
+                     str(tmp_path / "v")], capsys)
+    assert code in (0, 1), out
+    written = json.loads((tmp_path / "v" / "verify.json").read_text())
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "verify.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+)` \|", doc, flags=re.MULTILINE))
+    assert set(written) - {"bundle"} <= documented, set(written) - documented
+    assert not [k for k in written["metrics"] if f"`{k}`" not in doc], written["metrics"].keys()

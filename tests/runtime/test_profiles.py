@@ -31,3 +31,14 @@ def test_cw_can_be_left_out_but_budgets_cannot_be_negative(tmp_path):
         replace(base.attacks, cw_steps=-1)
     with pytest.raises(ConfigError, match="pgd_steps"):
         replace(base.attacks, pgd_steps=0)
+
+
+def test_the_profile_readme_names_every_key_the_loader_reads():
+    import dataclasses
+    from pathlib import Path
+
+    from dfard_pipeline.runtime.profiles import AttackBudget, DeviceProfile, Gates
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "devices" / "README.md").read_text()
+    keys = [f.name for cls in (DeviceProfile, Gates, AttackBudget) for f in dataclasses.fields(cls)]
+    assert not [key for key in keys if f"`{key}`" not in text]
