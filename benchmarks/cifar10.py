@@ -49,10 +49,12 @@ def cli(*args: str) -> None:
 
 
 def distill_args(name: str, work: Path, data: str) -> list[str]:
-    """The distill command of a student run: method, seed and budget from its name."""
+    """The distill command of a student run: method, seed, budget and (after ``@``) another student
+    architecture than the preset's, from its name: ``dfard-s0``, ``combo-s1``, ``dfard@mobilenet_v2-s0``."""
     kind, seed = name.rsplit("-s", 1)
+    kind, _, student = kind.partition("@")
     args = ["distill", "--config", str(PRESET), "--teacher", str(work / "teacher.pt"), "--out", str(work / name),
-            "--seed", seed, "--quiet"]
+            "--seed", seed, "--quiet", *(["--student", student] if student else [])]
     if kind == "combo":
         args += ["--method", "combo"]
     if kind == "withdata":
@@ -193,7 +195,9 @@ def report() -> str:
               "combo": "combo (fixed tau, fixed weights), data-free",
               "withdata": "upper bound: the same, on real train images",
               "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs"}
-    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x"):
+    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x",
+                  *sorted(g for g in groups if "@" in g)):
+        labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
         if rows:
             minutes = statistics.mean(r["train_seconds"] for r in rows) / 60
@@ -227,18 +231,24 @@ def report() -> str:
     machines = sorted({describe(r["machine"]).split(", 20")[0] for r in results.values()})
     lines += ["", "Machines: " + "; ".join(machines), ""]
     text = "\n".join(lines)
-    write_text_atomic(HERE / "results" / "cifar10.md", text)
+    write_text_atomic(RESULTS.with_suffix(".md"), text)
     return text
 
 
 def main() -> None:
+    global PRESET, RESULTS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="folder:data/cifar10", help="CIFAR-10 with train/ and val/ (or test/)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "cifar10_bench")
-    parser.add_argument("--runs", nargs="+", default=list(ALL_RUNS), choices=ALL_RUNS)
+    parser.add_argument("--runs", nargs="+", default=list(ALL_RUNS),
+                        help=f"which runs, in order (default: all of {', '.join(ALL_RUNS)}); `dfard@ARCH-sN` distills "
+                             "into another zoo student")
     parser.add_argument("--aa-n", type=int, default=1000)
+    parser.add_argument("--preset", type=Path, default=PRESET, help="the config every run starts from")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where each run's result JSON goes")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables from the results")
     args = parser.parse_args()
+    PRESET, RESULTS = args.preset.resolve(), args.results
     if not args.report:
         args.work.mkdir(parents=True, exist_ok=True)
         for name in args.runs:

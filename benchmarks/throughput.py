@@ -3,8 +3,9 @@ channels_last, on this machine.
 
     python benchmarks/throughput.py
 
-Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256) and two
-CIFAR-shaped pairs (wrn_34_10 at widen_factor 2 -> mobilenet_v2 or resnet18, 3x32x32, batch 64). A student
+Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256), two
+CIFAR-shaped pairs (wrn_34_10 at widen_factor 2 -> mobilenet_v2 or resnet18, 3x32x32, batch 64) and
+the CIFAR-10 CPU preset's (resnet20 -> resnet8, batch 128, its 3-step attack). A student
 step = synthesise a batch, teacher forward, 10-step PGD on the student, student update.
 Writes benchmarks/results/throughput.{json,md}.
 """
@@ -28,6 +29,9 @@ PAIRS = {
                      "shape": (3, 32, 32), "batch": 64, "steps": 3},
     "cifar-shaped resnet18": {"teacher": ("wrn_34_10", {"widen_factor": 2}), "student": ("resnet18", {}),
                               "shape": (3, 32, 32), "batch": 64, "steps": 2},
+    # configs/cifar10_cpu.yaml's pair and attack: its memory_format and precision `auto` are judged here
+    "cifar10-cpu preset": {"teacher": ("resnet20", {}), "student": ("resnet8", {}), "shape": (3, 32, 32),
+                           "batch": 128, "steps": 6, "attack_steps": 3, "attack_step_size": 3 / 255},
 }
 
 
@@ -45,7 +49,8 @@ def measure(pair: dict, precision: str, layout: str, steps: int, warmup: int) ->
     teacher = create_model(pair["teacher"][0], **kw, **pair["teacher"][1]).eval()
     student = create_model(pair["student"][0], **kw, **pair["student"][1])
     cfg = DistillConfig(batch_size=pair["batch"], precision=precision, memory_bank_batches=0,
-                        eps=8 / 255, attack_step_size=2 / 255, attack_steps=10, memory_format=layout)
+                        eps=8 / 255, attack_step_size=pair.get("attack_step_size", 2 / 255),
+                        attack_steps=pair.get("attack_steps", 10), memory_format=layout)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], torch.device("cpu"),
                              DistContext(), 0, Path("/dev/null"), "bench", progress=False)
     ctx = trainer.ctx

@@ -23,10 +23,10 @@ OPTION_KEYS = {"opset": "export.opset", "calibration_samples": "export.calibrati
 
 \b
 Examples:
-  dfard-pipeline export --checkpoint runs/digits/student.pt --format onnx
-  dfard-pipeline export --checkpoint runs/digits/student.pt --precision int8
-  dfard-pipeline export --checkpoint runs/digits/student.pt --precision int8 --calibration npz:calib.npz
-  dfard-pipeline export --checkpoint runs/digits/student.pt --format tensorrt --precision fp16  # needs a GPU
+  dfard-pipeline export --checkpoint runs/digits/distill/student.pt --format onnx
+  dfard-pipeline export --checkpoint runs/digits/distill/student.pt --precision int8
+  dfard-pipeline export --checkpoint runs/digits/distill/student.pt --precision int8 --calibration npz:calib.npz
+  dfard-pipeline export --checkpoint runs/digits/distill/student.pt --format tensorrt --precision fp16  # needs a GPU
 
 Every artifact is checked (onnx.checker, shape inference, opset, dynamic batch) and compared with the
 PyTorch student before it is written; a sidecar manifest (ARTIFACT.json) records hashes, versions,

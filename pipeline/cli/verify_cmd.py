@@ -25,8 +25,8 @@ on the target runtime, and pass or fail the device profile's gates.
 
 \b
 Examples:
-  dfard-pipeline verify --artifact runs/digits/student.fp32.onnx --device cpu
-  dfard-pipeline verify --artifact runs/digits/student.int8.onnx --device cpu --n 200
+  dfard-pipeline verify --artifact runs/digits/export/student.fp32.onnx --device cpu
+  dfard-pipeline verify --artifact runs/digits/export/student.int8.onnx --device cpu --n 200
   dfard-pipeline verify --artifact student.fp16.engine --device jetson          # on the Jetson itself
   dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --emulate
   dfard-pipeline verify --artifact student.fp32.onnx --data synthetic           # no labelled data at all

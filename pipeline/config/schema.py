@@ -27,34 +27,24 @@ def _positive(name: str, value: float) -> None:
 
 def _check_names(cfg) -> None:
     """Every registry name of the distill section, checked when the config is loaded, not minutes in
-    after a teacher has trained (an unknown name lists the valid ones and the closest match)."""
-    from dfard_pipeline.distill.balance import BALANCE_RULES
-    from dfard_pipeline.distill.methods import METHODS
-    from dfard_pipeline.distill.student_loss import STUDENT_LOSSES
-    from dfard_pipeline.distill.temperature import TEMPERATURE_RULES
-    from dfard_pipeline.errors import RegistryError
-    from dfard_pipeline.models.registry import MODELS
+    after a teacher has trained (an unknown name lists the valid ones and the closest match). Checked
+    against ``names.py``'s plain lists: no registry (and no torch) is imported here."""
+    from dfard_pipeline.config.names import KINDS, REGISTRIES
+    from dfard_pipeline.registry import unknown_name_message
 
-    for key, registry in (("method", METHODS), ("ita_rule", TEMPERATURE_RULES), ("agb_rule", BALANCE_RULES),
-                          ("student_loss", STUDENT_LOSSES), ("student", MODELS)):
-        if getattr(cfg, key) not in registry:
-            try:
-                registry.get(getattr(cfg, key))
-            except RegistryError as exc:
-                raise ValueError(f"distill.{key}: {exc}") from None
+    for key, names in REGISTRIES.items():
+        if getattr(cfg, key) not in names:
+            raise ValueError(f"distill.{key}: {unknown_name_message(KINDS[key], getattr(cfg, key), list(names))}")
 
 
 def _check_model_names(section: str, **names: str | None) -> None:
     """Zoo architecture names, checked at load time (the closest match named)."""
-    from dfard_pipeline.errors import RegistryError
-    from dfard_pipeline.models.registry import MODELS
+    from dfard_pipeline.config.names import MODELS
+    from dfard_pipeline.registry import unknown_name_message
 
     for key, name in names.items():
         if name is not None and name not in MODELS:
-            try:
-                MODELS.get(name)
-            except RegistryError as exc:
-                raise ValueError(f"{section}.{key}: {exc}") from None
+            raise ValueError(f"{section}.{key}: {unknown_name_message('model', name, list(MODELS))}")
 
 
 def check_eps(name: str, value: float) -> None:

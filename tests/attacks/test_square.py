@@ -15,7 +15,7 @@ def accuracy(model, x, y):
 
 def test_square_stays_in_the_ball_and_within_budget(trained_student):
     student = trained_student
-    test = load_dataset("digits", "test").head(64)
+    test = load_dataset("digits", "test").subset(64)
     calls = []
 
     def predict(x):
@@ -35,7 +35,7 @@ def test_square_no_weaker_than_torchattacks(trained_student):
     student = trained_student
     torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is the dev reference "
                                        "(README test command installs it with --no-deps)")
-    test = load_dataset("digits", "test").head(200)
+    test = load_dataset("digits", "test").subset(200)
     x, y, eps, queries = test.x, test.y, 0.1, 300
 
     def predict(t):

@@ -85,7 +85,8 @@ def test_int8_is_qdq_symmetric_per_channel_and_calibrated_on_the_generator(run, 
     assert manifest["calibration"]["source"] == f"generator:{run / 'generator.pt'}"
     agreement = manifest["int8_agreement_with_fp32"]
     assert set(agreement) == {"random", "generator", "digits_test"}
-    assert all(0.0 <= v <= 1.0 for v in agreement.values())
+    # INT8 keeps the FP32 graph's answers on real and generator images (a broken quantisation would not)
+    assert agreement["digits_test"] >= 0.9 and agreement["generator"] >= 0.9, agreement
 
 
 def test_int8_from_an_npz_calibration_set_keeps_the_student_accurate(run, tmp_path, capsys):

@@ -15,7 +15,7 @@ def test_quick_worst_case_is_within_two_points_of_autoattack():
     # a robust digits student: the student architecture, adversarially trained for a few epochs
     model = train_teacher(TeacherConfig(arch="digits_cnn_student", epochs=8, method="trades", device="cpu"),
                           seed=0, progress=False).model.eval()
-    data = load_dataset("digits", "test").head(50)
+    data = load_dataset("digits", "test").subset(50)
     x, y, eps = data.x, data.y, 0.1
     predict = lambda t: model(t).detach()  # noqa: E731
     transfer = craft_transfer(model, x, y, eps, pgd_steps=20, cw_steps=20, seed=0)
