@@ -228,6 +228,7 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
     try:
         torch.set_num_threads(min(threads, cpus.count))
         with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.random.fork_rng(devices=[]))  # the caller's RNG comes back as it was
             with phases("open"):
                 session = stack.enter_context(_opened(request))
             suite = request.suite or session.profile.attacks.suite

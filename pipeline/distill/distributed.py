@@ -16,6 +16,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    created_group: bool = False  # init_distributed made the process group (and shutdown destroys it)
 
     @property
     def enabled(self) -> bool:
@@ -57,12 +58,13 @@ def init_distributed(device_type: str) -> DistContext:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistContext()
-    if not dist.is_initialized():
+    created = not dist.is_initialized()
+    if created:
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_type == "cuda":
         torch.cuda.set_device(local_rank)
-    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank)
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, created)
 
 
 # How long the ranks' gloo workers get to finish with the last collectives before the group goes.
@@ -76,6 +78,6 @@ def shutdown_distributed(ctx: DistContext) -> None:
     drops its reference) joins those workers while holding the GIL. Without the pause, a two-rank CPU
     run hung at exit about one time in ten (gdb: ``~ProcessGroupGloo`` joining a ``pt_gloo_runloop``
     thread blocked in ``TensorImpl::decref_pyobject``). Sleeping releases the GIL to them."""
-    if ctx.enabled and dist.is_initialized():
+    if ctx.enabled and ctx.created_group and dist.is_initialized():  # a caller's own group stays theirs
         time.sleep(_DRAIN_S)
         dist.destroy_process_group()

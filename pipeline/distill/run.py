@@ -141,6 +141,9 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
     if dist.is_main and (warning := precision_warning(device, cfg.precision)):
         log(f"warning: {warning}")
     stack = contextlib.ExitStack()
+    # the global RNG (seeded below for identical initial weights on every rank) comes back as it was
+    stack.enter_context(torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []))
+    feature_stats = None
     try:
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
@@ -194,6 +197,8 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
         return DistillOutputs(final_dir, final_dir / STUDENT_FILE, final_dir / GENERATOR_FILE,
                               final_dir / "metrics.jsonl", final, summary, warnings)
     finally:
+        if feature_stats is not None:
+            feature_stats.close()
         stack.close()
         shutdown_distributed(dist)
         restore_flags()

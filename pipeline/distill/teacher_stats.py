@@ -46,6 +46,13 @@ class FeatureStatistics:
         self.layers, self.source, self.reason = layers, source, reason
         self.enabled = False
         self._losses: list[torch.Tensor] = []
+        self.handles: list = []  # the forward hooks placed on the teacher, removed by ``close``
+
+    def close(self) -> None:
+        """Take the hooks off the teacher: a library call leaves no trace on a caller's module."""
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
 
     @property
     def available(self) -> bool:
@@ -93,8 +100,8 @@ def _eager(teacher: nn.Module) -> FeatureStatistics:
     norms = []
     for module in teacher.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
-            module.register_forward_hook(lambda m, inputs, output: stats.record(inputs[0], m.running_mean,
-                                                                               m.running_var))
+            stats.handles.append(module.register_forward_hook(
+                lambda m, inputs, output: stats.record(inputs[0], m.running_mean, m.running_var)))
             stats.layers += 1
         elif isinstance(module, nn.GroupNorm | nn.LayerNorm | nn.modules.instancenorm._InstanceNorm):
             norms.append(type(module).__name__)
