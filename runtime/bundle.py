@@ -55,7 +55,13 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
     from dfard_pipeline.artifacts.export_manifest import manifest_path, read_manifest
     from dfard_pipeline.artifacts.provenance import file_sha256
     from dfard_pipeline.config import to_dict
-    from dfard_pipeline.runtime.verify import _check_contracts, autoattack_accuracy, reference_half, verify_inputs
+    from dfard_pipeline.runtime.verify import (
+        _check_contracts,
+        autoattack_accuracy,
+        is_other_reference,
+        reference_half,
+        verify_inputs,
+    )
 
     started = time.perf_counter()
     artifact = request.artifact
@@ -94,7 +100,9 @@ def write_bundle(request, folder: Path, *, overwrite: bool = False,
         "transfer": sorted(transfer), "parity_attack": parity_attack,
         "data": {"spec": request.data, "name": data.name, "n": len(x), "synthetic": request.data == "synthetic"},
         "data_note": data_note,
-        "reference": {"path": str(reference_path), "sha256": reference.sha256, **reference_metrics,
+        "reference": {"path": str(reference_path), "sha256": reference.sha256,
+                      "is_export_source": not is_other_reference(request, manifest, reference.sha256),
+                      **reference_metrics,
                       "whitebox_pgd": reference_metrics["attacks"][parity_attack],
                       **autoattack_accuracy(reference_metrics)},
         "suite": suite,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -20,7 +20,7 @@ from dfard_pipeline.artifacts.torch_files import checked_members, load_error
 from dfard_pipeline.atomic import save_torch_atomic
 from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.config.schema import DistillConfig
-from dfard_pipeline.device import autocast_dtype, memory_format
+from dfard_pipeline.device import autocast_dtype, memory_format, resolve_precision
 from dfard_pipeline.distill.balance import BALANCE_RULES
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.memory_bank import MemoryBank
@@ -74,6 +74,8 @@ class DistillTrainer:
                  image_shape: tuple[int, int, int], device: torch.device, dist: DistContext,
                  seed: int, checkpoint_path: Path, fingerprint: str, progress: bool = True,
                  on_epoch: Callable[[list], None] | None = None, feature_stats: FeatureStatistics | None = None):
+        if cfg.precision == "auto":  # run_distill resolves it first; a trainer built directly resolves it here
+            cfg = replace(cfg, precision=resolve_precision(device, cfg.precision))
         self.cfg, self.dist, self.device = cfg, dist, device
         self.checkpoint_path, self.fingerprint = checkpoint_path, fingerprint
         self.progress, self.on_epoch = progress and dist.is_main, on_epoch

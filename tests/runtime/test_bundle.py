@@ -32,7 +32,7 @@ def test_bundle_runs_without_torch_and_collects_to_the_local_verdict(exported, f
     probe = subprocess.run([*command, "-c", "import torch"], env=env, capture_output=True, text=True)
     assert probe.returncode != 0 and "No module named 'torch'" in probe.stderr  # the environment has no torch
 
-    common = ["--artifact", str(exported), "--device", fast, "--n", "60", "--quiet"]
+    common = ["--artifact", str(exported), "--device", fast, "--n", "100", "--quiet"]
     code, out = cli(["verify", *common, "--bundle", str(tmp_path / "b")], capsys)
     assert code == 0 and "verify_on_device.py" in out, out
     done = run_device(tmp_path / "b", tmp_path / "env")
