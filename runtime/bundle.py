@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dfard_pipeline import square_schedule
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import on_device, verdict
 
@@ -166,6 +167,7 @@ def _write_folder(folder: Path, files: list[Path], arrays: dict, bundle: dict) -
             shutil.copy2(file, staging / file.name)
         np.savez(staging / "arrays.npz", **arrays)
         shutil.copy2(on_device.__file__, staging / "verify_on_device.py")
+        shutil.copy2(square_schedule.__file__, staging / "square_schedule.py")  # the one module it imports
         (staging / "bundle.json").write_text(json.dumps(bundle, indent=2, allow_nan=False) + "\n")
         record = {"schema": RECORD_SCHEMA, "bundle_id": bundle["id"],
                   "files": {p.name: file_sha256(p) for p in sorted(staging.iterdir())}}

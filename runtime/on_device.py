@@ -34,6 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+if __package__:  # imported as dfard_pipeline.runtime.on_device on the workstation
+    from dfard_pipeline.square_schedule import p_selection
+else:  # run as verify_on_device.py in a bundle: --bundle copies the module beside this script
+    from square_schedule import p_selection
+
 RESULT_SCHEMA = "dfard-pipeline.device-result/1"
 BUNDLE_SCHEMA = "dfard-pipeline.bundle/1"
 UNSTABLE_CV = 0.25  # std/mean above this: the latency figures are not to be trusted as a budget
@@ -175,19 +180,6 @@ def time_runs(infer, shape, batch, warmup, iterations, seed):
 # The same algorithm as dfard_pipeline.attacks.square (Andriushchenko et al., ECCV 2020: L-inf,
 # margin loss, the paper's p schedule), on numpy arrays so that it runs where PyTorch does not.
 
-_SCHEDULE = ((10, 2), (50, 4), (200, 8), (500, 16), (1000, 32), (2000, 64), (4000, 128), (6000, 256),
-             (8000, 512))
-
-
-def _p_selection(p_init, query, n_queries):
-    scaled = int(query / n_queries * 10000)
-    divisor = 1
-    for threshold, div in _SCHEDULE:
-        if scaled > threshold:
-            divisor = div
-    return p_init / divisor
-
-
 def _margin(logits, y):
     true = logits[np.arange(len(y)), y]
     other = logits.copy()
@@ -207,7 +199,7 @@ def square_linf(predict, x, y, eps, n_queries, p_init, rng):
         active = np.flatnonzero(margin > 0)
         if active.size == 0:
             break
-        p = _p_selection(p_init, query, n_queries)
+        p = p_selection(p_init, query, n_queries)
         side = max(int(round(math.sqrt(p * h * w))), 1)
         side = min(side, h - 1, w - 1) if min(h, w) > 1 else 1
         row, col = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))

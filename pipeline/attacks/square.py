@@ -18,11 +18,9 @@ from collections.abc import Callable
 
 import torch
 
-Predict = Callable[[torch.Tensor], torch.Tensor]
+from dfard_pipeline.square_schedule import p_selection
 
-# The paper's schedule (p halved at fractions of a 10,000-query budget), shared with the numpy copy
-# of this attack that verify's device script runs where PyTorch is not installed.
-from dfard_pipeline.runtime.on_device import _p_selection  # noqa: E402
+Predict = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,7 +52,7 @@ def square_linf(predict: Predict, x: torch.Tensor, y: torch.Tensor, *, eps: floa
             break
         if on_query:
             on_query(1)
-        p = _p_selection(p_init, query, n_queries)
+        p = p_selection(p_init, query, n_queries)
         side = max(int(round(math.sqrt(p * h * w))), 1)
         side = min(side, h - 1, w - 1) if min(h, w) > 1 else 1
         row = int(torch.randint(0, h - side + 1, (1,), generator=generator))
