@@ -56,7 +56,8 @@ def main() -> None:
 
     import yaml
 
-    from dfard_pipeline.distill.run import run_distill, show
+    from dfard_pipeline.cli.distill_cmd import show_distill as show
+    from dfard_pipeline.distill.run import run_distill
 
     base = load_config(args.config)
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.override)}

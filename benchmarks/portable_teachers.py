@@ -64,7 +64,8 @@ def main() -> None:
     if args.combine:
         return combine(args)
 
-    from dfard_pipeline.distill.run import run_distill, show
+    from dfard_pipeline.cli.distill_cmd import show_distill as show
+    from dfard_pipeline.distill.run import run_distill
 
     base = load_config(args.config)
     teacher_path = HERE / "results" / "digits_teacher.pt"

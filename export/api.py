@@ -165,7 +165,7 @@ def _onnx_graph(loaded, request: ExportRequest, precision: str, calibration_spec
     log(f"exporting {loaded.arch} to ONNX (opset {request.opset}, "
         f"{'dynamic batch' if dynamic else f'batch {request.batch or 1}'})")
     graph = export_onnx(model, contract.shape, fp32_path, opset=request.opset, dynamic_batch=dynamic,
-                        batch=request.batch)
+                        batch=request.batch, log=log)
     result = _OnnxGraph(fp32_path, fp32_path, graph, precision)
     if precision == "fp16":
         from dfard_pipeline.export.fp16 import convert_fp16

@@ -8,14 +8,13 @@ import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from dfard_pipeline.errors import ValidationError
-
-log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME, BATCH_AXIS = "input", "logits", "batch"
 SINGLE_FILE_LIMIT = 2 * 1024**3  # protobuf's 2 GB limit: above it ONNX needs external data
@@ -60,7 +59,8 @@ def _export(model, example, path: Path, opset: int, dynamic: bool, dynamo: bool)
 
 
 def export_onnx(model: torch.nn.Module, shape: tuple[int, int, int], path: Path, *, opset: int,
-                dynamic_batch: bool, batch: int | None) -> OnnxGraphInfo:
+                dynamic_batch: bool, batch: int | None,
+                log: Callable[[str], None] = lambda _message: None) -> OnnxGraphInfo:
     """Export ``model`` (eval mode, logits out, normalisation inside) to ``path``.
 
     A dynamic export traces with a batch of 2 so the exporter cannot specialise on batch 1.
@@ -73,7 +73,7 @@ def export_onnx(model: torch.nn.Module, shape: tuple[int, int, int], path: Path,
         _export(model, example, path, opset, dynamic_batch, dynamo=True)
     except Exception as exc:  # noqa: BLE001 - the dynamo exporter raises many internal types
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        log.warning("dynamo exporter failed (%s); falling back to the TorchScript exporter", reason)
+        log(f"warning: dynamo exporter failed ({reason}); falling back to the TorchScript exporter")
         exporter = "torchscript"
         _export(model, example, path, opset, dynamic_batch, dynamo=False)
     return check_onnx(path, opset=opset, dynamic_batch=dynamic_batch, exporter=exporter, fallback_reason=reason)

@@ -42,9 +42,10 @@ def _profile_for_bundle(device: str, artifact: Path):
     kind = ARTIFACT_KINDS.get(artifact.suffix)
     if kind not in ("onnxruntime", "tensorrt"):
         raise UsageError(f"{artifact.name}: a bundle carries an .onnx or .engine artifact, not {artifact.suffix}")
-    if kind != profile.runtime:
-        raise UsageError(f"{artifact.name} runs on {kind}, profile {profile.name} on {profile.runtime}: export "
-                         f"{'an .engine on the device' if profile.runtime == 'tensorrt' else 'the .onnx'} for it")
+    if kind == "tensorrt" and profile.runtime != "tensorrt":
+        raise UsageError(f"{artifact.name} runs on tensorrt, profile {profile.name} on {profile.runtime}: bundle the "
+                         ".onnx for it")
+    # an .onnx for a TensorRT profile is the Jetson workflow: the device script builds the engine there
     return profile
 
 
@@ -314,7 +315,7 @@ def collect_bundle(folder: Path):
                    "host": device["host"], "providers_requested": bundle["profile"]["providers"],
                    "providers_used": runtime["providers_used"], "threads": runtime["threads"],
                    "versions": runtime["versions"], "readings": device["readings"],
-                   "torch_imported": device["torch_imported"]},
+                   "torch_imported": device["torch_imported"], "engine_build": device.get("engine_build")},
         "data": bundle["data"],
         "metrics": metrics,
         "reference": reference,

@@ -294,6 +294,55 @@ def open_tensorrt(path):
     return _batched(infer, None if fixed < 0 else int(fixed)), info
 
 
+def build_engine(onnx_path, precision, engine_path, max_batch, log=lambda _m: None):
+    """A TensorRT engine built here, on the device, from the bundle's ONNX file: FP16 with the FP16
+    flag; INT8 from the graph's own Q/DQ scales (explicit quantization: the export's data-free
+    calibration travels inside the ONNX file, no calibrator runs here); a dynamic batch 1..max_batch.
+    Returns what the build used, for the record."""
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise DeviceError("building the engine needs TensorRT's Python API on the device (JetPack ships it; "
+                          "on x86, NVIDIA's tensorrt wheel)", 3) from None
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(Path(onnx_path).read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise DeviceError(f"TensorRT {trt.__version__} cannot parse {Path(onnx_path).name}: {errors[:300]}", 3)
+    config = builder.create_builder_config()
+    flags = []
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)  # INT8 engines keep their float layers in FP16
+        flags.append("FP16")
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        flags.append("INT8")
+    tensor = network.get_input(0)
+    shape = tuple(tensor.shape)
+    profile_shapes = None
+    if shape[0] < 0:  # a dynamic batch: one optimisation profile covering every batch verify runs
+        item = tuple(shape[1:])
+        profile_shapes = {"min": (1, *item), "opt": (1, *item), "max": (max_batch, *item)}
+        profile = builder.create_optimization_profile()
+        profile.set_shape(tensor.name, profile_shapes["min"], profile_shapes["opt"], profile_shapes["max"])
+        config.add_optimization_profile(profile)
+    log(f"building a TensorRT {trt.__version__} engine ({precision}, flags {'+'.join(flags) or 'none'}) "
+        f"from {Path(onnx_path).name}")
+    started = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise DeviceError(f"TensorRT {trt.__version__} could not build an engine from {Path(onnx_path).name}", 3)
+    Path(engine_path).write_bytes(bytes(serialized))
+    return {"tensorrt": trt.__version__, "precision": precision, "flags": flags,
+            "int8_scales": "the ONNX graph's Q/DQ (explicit quantization)" if precision == "int8" else None,
+            "input": tensor.name,
+            "profile": {k: list(v) for k, v in profile_shapes.items()} if profile_shapes else None,
+            "engine": Path(engine_path).name, "engine_bytes": Path(engine_path).stat().st_size,
+            "build_seconds": time.perf_counter() - started}
+
+
 def _batched(run, fixed):
     """``infer(x)`` for any N: chunks of at most BATCH, padded to a fixed exported batch where there is one."""
     step = fixed or BATCH
@@ -338,7 +387,13 @@ def evaluate(bundle_dir, emulate=False, log=print):
     profile = bundle["profile"]
     jetson = check_device(bundle, emulate)
     artifact = bundle_dir / bundle["artifact"]["file"]
-    if profile["runtime"] == "tensorrt":
+    engine_build = None
+    if profile["runtime"] == "tensorrt" and artifact.suffix == ".onnx":  # the engine is built here, on the device
+        engine = artifact.with_suffix(".engine")
+        max_batch = max([BATCH, *profile["batch_sizes"]])
+        engine_build = build_engine(artifact, bundle["artifact"]["precision"], engine, max_batch, log)
+        infer, info = open_tensorrt(engine)
+    elif profile["runtime"] == "tensorrt":
         infer, info = open_tensorrt(artifact)
     else:
         infer, info = open_onnxruntime(artifact, profile["providers"], usable_cpus())
@@ -391,7 +446,8 @@ def evaluate(bundle_dir, emulate=False, log=print):
             "runtime": info, "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
                                       "machine": platform.machine(), "python": platform.python_version(),
                                       "jetson": jetson},
-            "torch_imported": "torch" in sys.modules, "wall_time_s": time.perf_counter() - started}
+            "torch_imported": "torch" in sys.modules, "wall_time_s": time.perf_counter() - started,
+            "engine_build": engine_build}
     return result, logits
 
 

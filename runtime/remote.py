@@ -10,7 +10,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +77,13 @@ def _run(command: list[str], what: str, host: RemoteHost) -> str:
     return done.stdout
 
 
-def _stream(command: list[str], host: RemoteHost, python: str) -> None:
+def _stream(command: list[str], host: RemoteHost, python: str, progress: Callable[[str], None]) -> None:
     """Run the device half, echoing its progress as it comes; its last line explains a failure."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
-        print(f"  [{host.destination}] {line.rstrip()}", file=sys.stderr, flush=True)
+        progress(f"[{host.destination}] {line.rstrip()}")
     code = process.wait()
     if code == 0:
         return
@@ -122,7 +121,7 @@ def verify_remote(request, host: RemoteHost, bundle_dir: Path, *, python: str = 
         script = f"{shlex.quote(remote_dir)}/verify_on_device.py"
         command = f"cd {shlex.quote(remote_dir)} && {shlex.quote(python)} {script}" + (" --emulate" if emulate else "")
         progress(f"running verify_on_device.py on {host.destination}")
-        _stream(host.ssh(command), host, python)
+        _stream(host.ssh(command), host, python, progress)
         _run(host.scp(*[host.remote_path(f"{remote_dir}/{name}") for name in bundles.DEVICE_FILES],
                       str(bundle_dir) + "/"), "copy back", host)
     finally:

@@ -98,3 +98,26 @@ def test_every_project_import_names_a_module_that_exists():
 
     wanted = {m for module, path in sources() for m in imports_of(path, module)}
     assert wanted and not [m for m in sorted(wanted) if importlib.util.find_spec(m) is None]
+
+
+def test_only_the_cli_prints():
+    """Library code returns results and reports progress through a callback; only ``cli/`` prints
+    (``progress.py`` draws the bars, the device script is a program of its own). Quieting a third
+    party's logger is allowed; a logger of our own is a second output channel."""
+    exempt = ("dfard_pipeline.cli", "dfard_pipeline.__main__", "dfard_pipeline.progress",
+              "dfard_pipeline.runtime.on_device")
+    found = []
+    for module, path in sources():
+        if module.startswith(exempt):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("print", "click.echo", "click.secho"):
+                found.append(f"{module}:{node.lineno} {ast.unparse(node.func)}")
+            if isinstance(node, ast.Import) and any(alias.name == "click" for alias in node.names) or (
+                    isinstance(node, ast.ImportFrom) and node.module == "click"):
+                found.append(f"{module}:{node.lineno} imports click")
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "logging.getLogger" and node.args and \
+                    ast.unparse(node.args[0]) == "__name__":  # a logger of our own writes output
+                found.append(f"{module}:{node.lineno} logs")
+    assert not found, found

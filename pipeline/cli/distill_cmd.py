@@ -77,8 +77,17 @@ Ctrl-C saves a checkpoint; --resume continues a stopped run from its last checkp
 @quiet_option
 @click.pass_context
 def distill(ctx, teacher_path, trust_checkpoint, out, resume, config_path, overwrite, quiet, **_):
-    from dfard_pipeline.distill.run import run_distill, show
+    from dfard_pipeline.distill.run import run_distill
 
     config, _ = resolve_config(ctx, config_path, OPTION_KEYS)
-    show(run_distill(config, teacher_path, Path(out), trust=trust_checkpoint, resume=resume, overwrite=overwrite,
-                     quiet=quiet, log=lambda message: click.echo(message, err=True)))
+    show_distill(run_distill(config, teacher_path, Path(out), trust=trust_checkpoint, resume=resume,
+                             overwrite=overwrite, quiet=quiet, log=lambda message: click.echo(message, err=True)))
+
+
+def show_distill(outputs) -> None:
+    """A finished run: warnings on stderr, the summary on stdout (even with --quiet, which only
+    silences progress)."""
+    for warning in outputs.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for line in outputs.summary:
+        click.echo(line)

@@ -55,7 +55,8 @@ def run(ctx, config, out, from_stage, only, force, data, trust_checkpoint, quiet
     if data is not None:
         loaded = with_overrides(loaded, {"teacher.dataset": data, "verify.data": data})
     outcome = run_pipeline(loaded, folder, config_path=config_path, from_stage=from_stage,
-                           only=only, force=force, quiet=quiet, trust_teacher=trust_checkpoint)
+                           only=only, force=force, quiet=quiet, trust_teacher=trust_checkpoint,
+                           progress=lambda message: click.echo(message, err=True), result=click.echo)
     parts = [f"ran {', '.join(outcome.ran)}" if outcome.ran else "nothing to run",
              f"cached {', '.join(outcome.cached)}" if outcome.cached else ""]
     verdict = ("PASSED" if outcome.gates_passed else "FAILED") if outcome.verified else "done (not verified)"

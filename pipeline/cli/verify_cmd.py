@@ -28,9 +28,9 @@ Examples:
   dfard-pipeline verify --artifact runs/digits/export/student.fp32.onnx --device cpu
   dfard-pipeline verify --artifact runs/digits/export/student.int8.onnx --device cpu --n 200
   dfard-pipeline verify --artifact student.fp16.engine --device jetson          # on the Jetson itself
-  dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --emulate
+  dfard-pipeline verify --artifact student.fp16.engine --device jetson-orin-nano --emulate  # x86 + TensorRT
   dfard-pipeline verify --artifact student.fp32.onnx --data synthetic           # no labelled data at all
-  dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --bundle b/   # for the device
+  dfard-pipeline verify --artifact student.int8.onnx --device jetson-orin-nano --bundle b/   # engine built there
   dfard-pipeline verify --collect b/                                         # after verify_on_device.py ran
   dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --remote nano@10.0.0.7
 

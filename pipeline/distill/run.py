@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import click
 import torch
 
 from dfard_pipeline.artifacts.generator_file import write_generator
@@ -174,7 +173,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
         if resume:
             trainer.resume()  # a damaged checkpoint is refused before anything is written or said
         if dist.is_main:
-            stack.enter_context(distill_lock(final_dir))  # a second distill into this folder is refused
+            stack.enter_context(distill_lock(final_dir, log))  # a second distill into this folder is refused
             _prepare_out_dir(final_dir, out_dir, resume, overwrite)  # again: another may have finished meanwhile
             log(announce_priors(priors, loaded.source_format))
             _start_work_dir(final_dir, out_dir, resume, log)
@@ -261,12 +260,3 @@ def _summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path)
         lines.append(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"
                      f"  PGD-20 {e['attacks']['pgd20']:.2%}  worst-case {e['robust_accuracy']:.2%}")
     return tuple(lines)
-
-
-def show(outputs: DistillOutputs) -> None:
-    """The CLI's view of a finished run: warnings on stderr, the summary on stdout (even with
-    --quiet, which only silences progress bars)."""
-    for warning in outputs.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for line in outputs.summary:
-        click.echo(line)

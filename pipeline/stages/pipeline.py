@@ -4,6 +4,7 @@ are unchanged; once a stage runs, every stage after it runs too (its inputs have
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,14 +103,18 @@ def _preflight(ctx: steps.RunContext, selected: list[str]) -> None:
 
 def run_pipeline(config: PipelineConfig, folder: Path, *, config_path: Path | None = None,
                  from_stage: str | None = None, only: str | None = None, force: bool = False,
-                 quiet: bool = False, trust_teacher: bool = False) -> RunOutcome:
+                 quiet: bool = False, trust_teacher: bool = False,
+                 progress: Callable[[str], None] = lambda _message: None,
+                 result: Callable[[str], None] = lambda _message: None) -> RunOutcome:
+    """Run the selected stages into ``folder``; ``progress`` receives progress lines (not with
+    ``quiet``), ``result`` each stage's result lines. Nothing is printed here."""
     started = time.perf_counter()
     selected = _selected(from_stage, only)
     ctx = steps.RunContext(config, folder, quiet=quiet, config_dir=config_path.parent if config_path else Path("."),
-                           trust_teacher=trust_teacher)
+                           trust_teacher=trust_teacher, progress=progress, result=result)
     ran, cached, skipped = [], [], {}
     _preflight(ctx, selected)
-    with run_lock(folder):
+    with run_lock(folder, progress):
         manifest = RunManifest(folder)
         manifest.config = {"path": str(config_path) if config_path else None, "sha256": fingerprint(to_dict(config))}
         write_yaml_atomic(to_dict(config), folder / "config.resolved.yaml")

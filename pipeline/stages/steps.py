@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
 from dfard_pipeline import __version__
 from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.config import PipelineConfig, to_dict
@@ -24,10 +22,14 @@ class RunContext:
     config_dir: Path = Path(".")
     trust_teacher: bool = False  # run --trust-checkpoint: the teacher file may hold pickled Python
     notes: dict[str, Any] = field(default_factory=dict)  # per stage: skipped items and results
+    # the two channels a caller gives: progress lines (silenced by quiet) and result lines (always);
+    # library code prints nothing itself (the CLI passes click.echo to stderr and stdout)
+    progress: Callable[[str], None] = lambda _message: None
+    result: Callable[[str], None] = lambda _message: None
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            click.echo(message, err=True)
+            self.progress(message)
 
     @property
     def teacher_path(self) -> Path:
@@ -94,16 +96,19 @@ def run_teacher(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.teacher.run import run_teacher_command, summary
 
     result = run_teacher_command(ctx.config, ctx.teacher_path, quiet=ctx.quiet)
-    click.echo(summary(ctx.config, result, ctx.teacher_path))
+    ctx.result(summary(ctx.config, result, ctx.teacher_path))
     return [ctx.teacher_path]
 
 
 def run_distill_stage(ctx: RunContext, resume: bool) -> list[Path]:
-    from dfard_pipeline.distill.run import run_distill, show
+    from dfard_pipeline.distill.run import run_distill
 
     out = run_distill(ctx.config, str(ctx.teacher_path), ctx.distill_dir, trust=ctx.trust_teacher, resume=resume,
-                      overwrite=not resume, quiet=ctx.quiet, log=lambda message: click.echo(message, err=True))
-    show(out)
+                      overwrite=not resume, quiet=ctx.quiet, log=ctx.progress)
+    for warning in out.warnings:
+        ctx.progress(f"warning: {warning}")
+    for line in out.summary:
+        ctx.result(line)
     return [out.student, out.generator, out.metrics]
 
 

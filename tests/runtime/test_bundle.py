@@ -4,6 +4,7 @@ ONNX Runtime only, and the collected verify.json has the schema and the numbers 
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from cli_run import cli
@@ -57,9 +58,6 @@ def test_bundle_runs_without_torch_and_collects_to_the_local_verdict(exported, f
 
 
 def test_device_half_refuses_the_wrong_device_and_a_missing_runtime(exported, tmp_path, capsys):
-    code, _ = cli(["verify", "--artifact", str(exported), "--device", "jetson-orin-nano", "--n", "20", "--quiet",
-                   "--bundle", str(tmp_path / "b")], capsys)
-    assert code == 2  # the Jetson profiles run TensorRT engines: an .onnx is refused before any work
     profile = tmp_path / "nano.yaml"
     profile.write_text("name: nano-onnx\nruntime: onnxruntime\njetson_model: Orin Nano\nbatch_sizes: [1]\n"
                        "iterations: 5\nwarmup: 1\nattacks: {pgd_steps: 5, cw_steps: 0, square_queries: 20}\n"
@@ -190,3 +188,52 @@ def test_the_verify_json_schema_in_the_docs_lists_every_key_verify_writes(export
     documented = set(re.findall(r"^\| `(\w+)` \|", doc, flags=re.MULTILINE))
     assert set(written) - {"bundle"} <= documented, set(written) - documented
     assert not [k for k in written["metrics"] if f"`{k}`" not in doc], written["metrics"].keys()
+
+
+FAKE_TENSORRT = Path(__file__).resolve().parent / "fake_tensorrt"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_jetson_bundle_of_an_onnx_file_builds_its_engine_on_the_device(digits_run, tmp_path, capsys, precision):
+    """The Jetson workflow: ship the ONNX file, build the engine there, verify it. Run here with a fake
+    ``tensorrt`` and ``cuda`` (tests/runtime/fake_tensorrt: the "engine" is the ONNX file executed by ONNX
+    Runtime), which checks the control flow and the record, not TensorRT itself; it has not run on a
+    real Jetson."""
+    import sys
+
+    from dfard_pipeline.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    with pytest.raises(SystemExit) as info:
+        main(["export", "--checkpoint", str(run / "student.pt"), "--precision", precision, "--quiet"]) or sys.exit(0)
+    assert info.value.code in (0, None)
+    artifact = run / f"student.{precision}.onnx"
+    code, out = cli(["verify", "--artifact", str(artifact), "--device", "jetson-orin-nano", "--n", "40", "--quiet",
+                     "--bundle", str(tmp_path / "b")], capsys)
+    assert code == 0, out
+    missing = run_device(tmp_path / "b", tmp_path / "env0", "--emulate")
+    assert missing.returncode == 3 and "building the engine needs TensorRT" in missing.stderr
+    command, env = torch_free_env(tmp_path / "env1")
+    env["PYTHONPATH"] += ":" + str(FAKE_TENSORRT)
+    done = subprocess.run([*command, str(tmp_path / "b" / "verify_on_device.py"), "--emulate"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "b" / f"student.{precision}.engine").is_file() and "building a TensorRT" in done.stderr
+    code, out = cli(["verify", "--collect", str(tmp_path / "b")], capsys)
+    assert code in (0, 1), out
+    result = json.loads((tmp_path / "b" / "verify.json").read_text())
+    build = result["device"]["engine_build"]
+    assert build["tensorrt"] == "10.0.0-fake" and build["precision"] == precision
+    assert build["flags"] == (["FP16", "INT8"] if precision == "int8" else [])
+    assert build["profile"]["max"][0] >= 64 and result["device"]["runtime"] == "tensorrt"
+    header = json.loads((tmp_path / "b" / f"student.{precision}.engine").read_bytes().split(b"\n")[1])
+    assert header["flags"] == build["flags"]  # what was built is what is recorded
+    import numpy as np
+    import onnxruntime as ort
+
+    x = np.load(tmp_path / "b" / "arrays.npz")["x"]
+    session = ort.InferenceSession(str(artifact), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    device = np.load(tmp_path / "b" / "device_logits.npz")["clean"]
+    assert np.allclose(device, expected, atol=1e-4)  # the engine ran the bundle's graph on every image

@@ -1,0 +1,1 @@
+"""A stand-in for cuda-python's ``cudart`` (see ../tensorrt): "device" memory is host memory."""
