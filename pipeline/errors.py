@@ -29,6 +29,10 @@ class CheckpointError(UsageError):
     """A checkpoint is missing, corrupt, untrusted or does not match what it should hold."""
 
 
+class ResultFileError(UsageError):
+    """A result file this tool wrote (verify.json) is missing, damaged or of another schema."""
+
+
 class ToolchainMissing(UsageError):
     """What a format or runtime needs (TensorRT, a CUDA GPU) is not on this machine: ``run`` skips
     that target and says why, a single command stops with the same line."""

@@ -265,7 +265,7 @@ def _check_latency(folder: Path, latency: dict) -> None:
 
 def collect_bundle(folder: Path):
     """The device's result, checked against its bundle, as a ``VerifyResult`` (verify.json's schema)."""
-    from dfard_pipeline.artifacts.verify_result import VerifyResult
+    from dfard_pipeline.artifacts.verify_result import make_result
     from dfard_pipeline.backends.parity import compare_logits
     from dfard_pipeline.config import from_dict
     from dfard_pipeline.errors import DfardError
@@ -332,4 +332,4 @@ def collect_bundle(folder: Path):
                    "device_seconds": device["wall_time_s"]},
         "wall_time_s": bundle["workstation_seconds"] + device["wall_time_s"],
     }
-    return VerifyResult(verdict.passed(gates), payload)
+    return make_result(verdict.passed(gates), **payload)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from dfard_pipeline.artifacts.verify_result import VerifyResult
+from dfard_pipeline.artifacts.verify_result import VerifyResult, make_result
 from dfard_pipeline.backends.parity import compare_logits
 from dfard_pipeline.cpus import usable_cpus
 from dfard_pipeline.errors import UsageError
@@ -248,7 +248,7 @@ def verify_artifact(request: VerifyRequest, progress: Callable[[str], None] = la
         torch.set_num_threads(threads)
     payload["device"]["phases"] = phases.to_dict()
     payload["wall_time_s"] = time.perf_counter() - started
-    return VerifyResult(verdict.passed(payload["gates"]), payload)
+    return make_result(verdict.passed(payload["gates"]), **payload)
 
 
 

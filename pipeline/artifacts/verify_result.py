@@ -1,6 +1,8 @@
 """``verify.json``: what verify measured on one artifact and device, and its verdict (the CI interface,
-documented in docs/verify.md). Written by verify (``runtime/writing.py``), read by ``run``'s verdict
-and the run report through ``read_verify_result``, which refuses a file of another schema or shape."""
+documented in docs/verify.md; a test holds that table to what verify writes). Built in one place,
+``make_result``, by local verify and ``--collect`` alike (both must give every section); written by
+``runtime/writing.py``; read by ``run``'s verdict and the run report through ``read_verify_result``,
+which refuses a file of another schema, shape or a missing section."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dfard_pipeline.errors import CheckpointError
+from dfard_pipeline.errors import ResultFileError
 
 SCHEMA = "dfard-pipeline.verify/1"
 FILE_NAME = "verify.json"
+# every section a verify.json holds, in the order written; `bundle` only from --collect / --remote
+SECTIONS = ("artifact", "device", "data", "metrics", "reference", "parity", "latency", "latency_samples_ms",
+            "resources", "gates", "warnings", "robust_vs_whitebox_pgd", "suite", "wall_time_s")
+OPTIONAL_SECTIONS = ("bundle",)
 
 
 @dataclass(frozen=True)
@@ -72,16 +78,32 @@ class VerifyResult:
         return {"schema": SCHEMA, "passed": self.passed, **self.data}
 
 
+def make_result(passed: bool, **sections) -> VerifyResult:
+    """The one way a verify result is made: every section of ``SECTIONS`` (and only those, plus the
+    optional ones), in one order, whichever path measured it."""
+    missing = [name for name in SECTIONS if name not in sections]
+    extra = [name for name in sections if name not in SECTIONS + OPTIONAL_SECTIONS]
+    if missing or extra:
+        raise TypeError(f"verify result sections: missing {missing}, unknown {extra}")
+    ordered = {name: sections[name] for name in (*SECTIONS, *OPTIONAL_SECTIONS) if name in sections}
+    return VerifyResult(bool(passed), ordered)
+
+
 def read_verify_result(path: Path) -> VerifyResult:
     """A verify.json, checked: this schema, a boolean verdict and well-formed gates."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is not a readable verify result ({type(exc).__name__})") from None
+        raise ResultFileError(f"{path} is not a readable verify result ({type(exc).__name__})") from None
+    except RecursionError:
+        raise ResultFileError(f"{path} is not a readable verify result (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("passed"), bool):
-        raise CheckpointError(f"{path} is not a {SCHEMA} verify result")
+        raise ResultFileError(f"{path} is not a {SCHEMA} verify result")
+    missing = [name for name in SECTIONS if name not in data]
+    if missing:
+        raise ResultFileError(f"{path}: incomplete verify result (no {', '.join(missing)})")
     gates = data.get("gates")
     if not isinstance(gates, list) or not all(isinstance(g, dict) and "name" in g and "passed" in g for g in gates):
-        raise CheckpointError(f"{path}: its gates are malformed")
+        raise ResultFileError(f"{path}: its gates are malformed")
     body = {k: v for k, v in data.items() if k not in ("schema", "passed")}
     return VerifyResult(data["passed"], body)

@@ -54,7 +54,7 @@ def _verdict(ctx: steps.RunContext, manifest: RunManifest) -> tuple[bool, str | 
     file itself and checked against the sha256 run.json recorded when verify wrote it; at least one
     is required. Returns (passed, why not)."""
     from dfard_pipeline.artifacts.verify_result import read_verify_result
-    from dfard_pipeline.errors import CheckpointError
+    from dfard_pipeline.errors import ResultFileError
 
     planned, skipped = steps.planned_verifications(ctx)
     if not planned:
@@ -71,7 +71,7 @@ def _verdict(ctx: steps.RunContext, manifest: RunManifest) -> tuple[bool, str | 
         try:
             if not read_verify_result(path).gates_passed:
                 failed.append(key)
-        except CheckpointError as exc:
+        except ResultFileError as exc:
             raise UsageError(f"{exc}; re-run it with --from verify") from None
     return not failed, (f"failed: {', '.join(failed)}" if failed else None)
 

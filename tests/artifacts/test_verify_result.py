@@ -4,13 +4,17 @@ import json
 
 import pytest
 
-from dfard_pipeline.artifacts.verify_result import SCHEMA, VerifyResult, read_verify_result
-from dfard_pipeline.errors import CheckpointError
+from dfard_pipeline.artifacts.verify_result import SCHEMA, SECTIONS, VerifyResult, make_result, read_verify_result
+from dfard_pipeline.errors import ResultFileError
+
+
+def sections(**given):
+    return {name: given.get(name, {}) for name in SECTIONS}
 
 
 def test_round_trip_and_verdict_from_the_gates(tmp_path):
-    result = VerifyResult(True, {"gates": [{"name": "clean", "passed": True}, {"name": "p99", "passed": None}],
-                                 "metrics": {"clean_accuracy": 0.9}})
+    result = make_result(True, **sections(gates=[{"name": "clean", "passed": True}, {"name": "p99", "passed": None}],
+                                          metrics={"clean_accuracy": 0.9}))
     path = tmp_path / "verify.json"
     path.write_text(json.dumps(result.to_dict()))
     back = read_verify_result(path)
@@ -24,12 +28,13 @@ def test_round_trip_and_verdict_from_the_gates(tmp_path):
     (json.dumps([1]), f"not a {SCHEMA}"),
     (json.dumps({"schema": "other", "passed": True, "gates": []}), f"not a {SCHEMA}"),
     (json.dumps({"schema": SCHEMA, "passed": "yes", "gates": []}), f"not a {SCHEMA}"),
-    (json.dumps({"schema": SCHEMA, "passed": True, "gates": [{"name": "x"}]}), "gates are malformed"),
+    (json.dumps({"schema": SCHEMA, "passed": True, **sections(gates=[{"name": "x"}])}), "gates are malformed"),
+    (json.dumps({"schema": SCHEMA, "passed": True, "gates": []}), "incomplete verify result"),
 ])
 def test_other_files_are_refused(tmp_path, content, words):
     path = tmp_path / "verify.json"
     path.write_text(content)
-    with pytest.raises(CheckpointError, match=words):
+    with pytest.raises(ResultFileError, match=words):
         read_verify_result(path)
 
 
@@ -45,3 +50,11 @@ def test_headline_and_problems_are_views_of_the_result():
                                  "p99 b1 0.250 ms in 12 s")
     assert result.problems() == ["FAIL robust_accuracy_drop: 0.08 vs 0.03", "warning: synthetic data"]
     assert result.gates[1].note == "emulated" and result.gates[1].to_dict() == result.data["gates"][1]
+
+
+def test_a_result_is_made_with_every_section_or_not_at_all():
+    with pytest.raises(TypeError, match="missing"):
+        make_result(True, gates=[])
+    with pytest.raises(TypeError, match="unknown"):
+        make_result(True, **sections(), surprise=1)
+    assert list(make_result(True, **sections(), bundle={}).to_dict())[2:] == [*SECTIONS, "bundle"]
