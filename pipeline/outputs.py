@@ -25,9 +25,15 @@ def export_out(student: Path, precision: str, fmt: str) -> Path:
     return student.with_name(artifact_name(student.stem, precision, fmt))
 
 
-def verify_out(artifact: Path, device: str) -> Path:
-    """verify.json and verify.md: a folder beside the artifact, named for it and the device profile."""
-    return artifact.with_name(f"verify-{artifact.name}-{device.replace('/', '_')}")
+def verify_out(artifact: Path, device: str, data: str | None = None) -> Path:
+    """verify.json and verify.md: a folder beside the artifact, named for it, the device profile (a
+    profile file by its stem) and, for generator data, ``synthetic`` (a second verify of the same
+    artifact on other data must not collide with the first); only letters, digits, ``.``, ``_``, ``-``."""
+    import re
+
+    label = Path(device).stem if device.endswith((".yaml", ".yml")) else device
+    name = f"verify-{artifact.name}-{label}" + ("-synthetic" if data == "synthetic" else "")
+    return artifact.with_name(re.sub(r"[^A-Za-z0-9._-]", "_", name))
 
 
 def run_out(config_path: Path) -> Path:

@@ -17,5 +17,7 @@ def test_export_and_run_name_artifacts_alike():
 
 def test_default_paths():
     assert outputs.export_out(Path("a/student.pt"), "int8", "tensorrt") == Path("a/student.int8.engine")
-    assert outputs.verify_out(Path("a/m.onnx"), "configs/x.yaml") == Path("a/verify-m.onnx-configs_x.yaml")
+    assert outputs.verify_out(Path("a/m.onnx"), "configs/x.yaml") == Path("a/verify-m.onnx-x")
+    assert outputs.verify_out(Path("a/m.onnx"), "cpu", "synthetic") == Path("a/verify-m.onnx-cpu-synthetic")
+    assert outputs.verify_out(Path("a/m.onnx"), "../../evil") == Path("a/verify-m.onnx-.._.._evil")
     assert outputs.run_out(Path("configs/digits.yaml")) == Path("runs/digits")

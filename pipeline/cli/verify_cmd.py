@@ -29,7 +29,7 @@ Examples:
   dfard-pipeline verify --artifact runs/digits/export/student.int8.onnx --device cpu --n 200
   dfard-pipeline verify --artifact student.fp16.engine --device jetson          # on the Jetson itself
   dfard-pipeline verify --artifact student.fp16.engine --device jetson-orin-nano --emulate  # x86 + TensorRT
-  dfard-pipeline verify --artifact student.fp32.onnx --data synthetic           # no labelled data at all
+  dfard-pipeline verify --artifact runs/digits/export/student.fp32.onnx --data synthetic  # no labelled data
   dfard-pipeline verify --artifact student.int8.onnx --device jetson-orin-nano --bundle b/   # engine built there
   dfard-pipeline verify --collect b/                                         # after verify_on_device.py ran
   dfard-pipeline verify --artifact student.fp32.onnx --device jetson-orin-nano --remote nano@10.0.0.7
@@ -115,7 +115,7 @@ def verify(ctx, artifact, model_alias, checkpoint, reference_alias, device, data
                                 emulate=emulate and not (bundle_dir or remote), trust_teacher=trust_checkpoint,
                                 teacher=Path(teacher) if teacher else None, seed=seed, threads=threads,
                                 suite=suite, other_reference=other_reference)
-        out_dir = Path(out) if out else verify_out(Path(artifact), device)
+        out_dir = Path(out) if out else verify_out(Path(artifact), device, data)
         inputs = (Path(artifact), manifest_path(artifact), request.reference, request.teacher)
         if bundle_dir and not remote:
             from dfard_pipeline.runtime.bundle import write_bundle
