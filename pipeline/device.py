@@ -52,7 +52,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
 
 def precision_warning(device: torch.device, precision: str, flags: set[str] | None = None) -> str | None:
     """A warning for bf16 on a CPU without native bf16 (no AVX-512 BF16 / AMX): PyTorch then converts
-    around every op and was measured ~9x slower than fp32 (benchmarks/results/throughput_epyc_avx2.md)."""
+    around every op and was measured several times slower than fp32 (benchmarks/results/throughput_epyc_avx2.md)."""
     if device.type != "cpu" or precision != "bf16":
         return None
     flags = cpu_flags() if flags is None else flags
@@ -82,10 +82,8 @@ def resolve_precision(device: torch.device, choice: str, flags: set[str] | None 
 def memory_format(device: torch.device, choice: str, flags: set[str] | None = None) -> torch.memory_format:
     """The layout of the weights and activations of models being trained (teacher stage, distill).
     ``auto`` picks channels_last on CUDA (cuDNN's fast path) and on x86 CPUs with AVX2 or AVX-512,
-    where oneDNN's NHWC kernels were faster on both kinds measured: on an AVX-512 Xeon the distill
-    student step 1.2-1.5x in fp32 (benchmarks/results/throughput.md) and the digits teacher 1.4x; on
-    an AVX2-only EPYC the whole digits distill 1.2x (benchmarks/results/ablation_avx2_*.md) and the
-    digits teacher 1.25x. Other CPUs (none measured) stay contiguous."""
+    where oneDNN's NHWC kernels were faster on every kind measured (the readings:
+    benchmarks/results/throughput*.md, ablation_avx2_*.md). Other CPUs (none measured) stay contiguous."""
     if choice != "auto":
         return torch.channels_last if choice == "channels_last" else torch.contiguous_format
     if device.type == "cuda":
@@ -99,10 +97,10 @@ def set_deterministic(enabled: bool) -> Callable[[], None]:
     a GPU too. PyTorch is asked for deterministic algorithms only (an op without one is an error, not
     a silent variation), cuDNN's autotuner is off, and cuBLAS gets the fixed workspace its
     deterministic mode requires (set before the first cuBLAS call). Measured on an H200
-    (benchmarks/results/step_profile_h200.md): the paper-scale bf16 student step 13 % slower. On a
+    (benchmarks/results/step_profile_h200.md): the paper-scale bf16 student step somewhat slower. On a
     CPU PyTorch's kernels are already deterministic for these models: nothing measurable changes.
     cuDNN's autotuner (``cudnn.benchmark``) stays off either way: on the H200 it made the student step
-    slower (17.0 -> 13.6 steps/s), not faster. Returns a function that restores the previous flags."""
+    slower, not faster (same file). Returns a function that restores the previous flags."""
     import os
 
     previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,

@@ -152,12 +152,12 @@ class DistillConfig:
     memory_format: MemoryFormat = "auto"  # auto: channels_last on CUDA and AVX2/AVX-512 CPUs (device.py)
     deterministic: bool = False  # same seed, same student on a GPU too, at some speed (device.set_deterministic)
     # the attacks differentiate the eval-mode student with each Conv->BatchNorm folded into one conv:
-    # the same function with fewer passes (models/folded_bn.py); measured on an H200, the paper-scale
-    # student step 1.2x (bf16) and 1.4x (fp32) faster (benchmarks/results/step_profile_h200.md)
+    # the same function with fewer passes (models/folded_bn.py); measured faster on an H200 in bf16 and
+    # fp32 (benchmarks/results/step_profile_h200.md has the readings)
     fold_batchnorm: bool = True
     # CUDA only: the student step's PGD is captured once as a CUDA graph and replayed, one launch instead
     # of over a thousand per attack (attacks/graphed_pgd.py). Measured on an H200, the paper-scale bf16
-    # student step 1.5x faster (benchmarks/results/step_profile_h200_2026-11-28*.md); ignored on a CPU.
+    # student step faster (benchmarks/results/step_profile_h200_2026-11-28*.md has the readings); ignored on a CPU.
     cuda_graphs: bool = True
     checkpoint_minutes: float = 2.0
     eval_data: str | None = None  # only `digits`: report real test accuracy at the very end
