@@ -93,8 +93,27 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
 
 
 def save_torch_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    import errno
+
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch's writer reports a full disk or a vanished folder as RuntimeError
+            if "write" not in str(exc).lower() and "file" not in str(exc).lower():
+                raise
+            free = shutil_disk_free(Path(path).parent)
+            raise OSError(errno.ENOSPC if free == 0 else errno.EIO,
+                          "no space left on the device" if free == 0 else "the file could not be written",
+                          str(path)) from None
     return Path(path)
+
+
+def shutil_disk_free(folder: Path) -> int | None:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None

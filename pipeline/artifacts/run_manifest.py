@@ -21,6 +21,9 @@ FILE_NAME = "run.json"
 RUN_FORMAT = "dfard-pipeline.run"
 
 
+MAX_RECORD_BYTES = 16 << 20  # a run.json is a few KB
+
+
 def fingerprint(payload: Any) -> str:
     """The hash a stage's inputs are recorded and compared under."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
@@ -34,8 +37,10 @@ def _read_record(path: Path) -> dict:
                           "another --out")
 
     try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise refuse(f"{path.stat().st_size / 2**20:.0f} MiB, far larger than any run record")
         data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise refuse(type(exc).__name__) from None
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
         raise refuse("no 'format': \"dfard-pipeline.run\"")

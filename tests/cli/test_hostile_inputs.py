@@ -17,6 +17,7 @@ from pathlib import Path
 
 import hostile_files as hf
 import numpy as np
+import onnx as onnx_lib
 import pytest
 import torch
 
@@ -80,6 +81,15 @@ def inputs(digits_run, tmp_path_factory):
     shutil.copy(run / "student.fp32.onnx", root / "fake_int8.onnx")
     (root / "fake_int8.onnx.json").write_text(json.dumps({**manifest, "export": {**manifest["export"],
                                                                                  "precision": "int8"}}))
+    graph = onnx_lib.load(str(run / "student.fp32.onnx"))
+    onnx_lib.save_model(graph, str(root / "ext.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.onnx.data", size_threshold=0)
+    data = bytearray((root / "ext.onnx.data").read_bytes())
+    data[:64] = bytes(64)  # weights changed after the export; the .onnx's own sha256 still matches
+    (root / "ext.onnx.data").write_bytes(bytes(data))
+    ext_sha = hashlib.sha256((root / "ext.onnx").read_bytes()).hexdigest()
+    (root / "ext.onnx.json").write_text(json.dumps({**manifest, "artifact": {**manifest["artifact"],
+                                                                             "sha256": ext_sha}}))
 
     hf.npz(root / "empty.npz", np.zeros((0, 1, 8, 8), np.float32), np.zeros(0, np.int64))
     nan_x = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
@@ -275,6 +285,11 @@ CASES = [
     ("run-json-garbage", ["run", "--out", "{tmp}/r"], _run_json(b"\x00\xff{"), "not a dfard-pipeline run record"),
     ("run-json-bad-stages", ["run", "--out", "{tmp}/r"],
      _run_json(b'{"format": "dfard-pipeline.run", "stages": {"distill": [1]}}'), "must map stage names"),
+    ("run-json-nested-deeply", ["run", "--out", "{tmp}/r"], _run_json(b"[" * 100000 + b"]" * 100000),
+     "not a dfard-pipeline run record"),
+    ("onnx-external-data-not-in-manifest", ["verify", "--artifact", "{inp}/ext.onnx", "--checkpoint",
+                                            "{inp}/run/student.pt", "--out", "{tmp}/v"], None,
+     "external data (ext.onnx.data) is not what its manifest records"),
     ("run-json-output-outside", ["run", "--out", "{tmp}/r"],
      _run_json(b'{"format": "dfard-pipeline.run", "stages": {"x": {"outputs": {"../../etc/passwd": "0"}}}}'),
      "outside the run folder"),
