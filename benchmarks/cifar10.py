@@ -180,7 +180,9 @@ def report() -> str:
 
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     if not results:
-        return "no results yet"
+        text = "# CIFAR-10 (JPEG copy)\n\nNo run of `benchmarks/cifar10.py` has finished yet.\n"
+        write_text_atomic(RESULTS.with_suffix(".md"), text)
+        return text
     lines = ["# CIFAR-10 (JPEG copy): data-free robust distillation on 2 CPU cores", "",
              "Made by `benchmarks/cifar10.py` (each row's command and machine are in "
              "`benchmarks/results/cifar10/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on train), "

@@ -42,6 +42,13 @@ class DataError(UsageError):
     """A dataset path is missing or not in the expected format."""
 
 
+class RuntimeFailure(DfardError):
+    """The runtime failed while running a model the checks accepted (a TensorRT execution error):
+    not the user's input, so exit 1, not 2."""
+
+    exit_code = 1
+
+
 class ValidationError(DfardError):
     """The work ran but its result failed a check (parity, NaN loss, a gate)."""
 

@@ -89,7 +89,7 @@ def test_the_checker_catches_the_cycles_it_exists_for():
     assert violations("dfard_pipeline.config.schema", {"dfard_pipeline.distill.methods"})
     assert violations("dfard_pipeline.runtime.verify", {"dfard_pipeline.export.api"})
     assert violations("dfard_pipeline.errors", {"dfard_pipeline.models"})
-    assert not violations("dfard_pipeline.stages.steps", {"dfard_pipeline.export.api", "dfard_pipeline.errors"})
+    assert not violations("dfard_pipeline.stages.definitions", {"dfard_pipeline.export.api", "dfard_pipeline.errors"})
 
 
 def test_every_project_import_names_a_module_that_exists():

@@ -5,7 +5,7 @@ from pathlib import Path
 from dfard_pipeline import outputs
 from dfard_pipeline.config import PipelineConfig
 from dfard_pipeline.export.spec import ExportRequest
-from dfard_pipeline.stages.steps import RunContext
+from dfard_pipeline.stages.definitions import RunContext
 
 
 def test_export_and_run_name_artifacts_alike():

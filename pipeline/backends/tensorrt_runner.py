@@ -9,7 +9,7 @@ import numpy as np
 
 from dfard_pipeline.backends.base import Runner, RunnerInfo, file_size
 from dfard_pipeline.backends.tensorrt_env import check_engine_compatible, cuda_device_info, import_tensorrt
-from dfard_pipeline.errors import UsageError
+from dfard_pipeline.errors import RuntimeFailure, UsageError
 
 
 class TensorRTRunner(Runner):
@@ -58,7 +58,7 @@ class TensorRTRunner(Runner):
             self.context.set_tensor_address(self.input_name, inputs.data_ptr())
             self.context.set_tensor_address(self.output_name, outputs.data_ptr())
             if not self.context.execute_async_v3(self._stream.cuda_stream):
-                raise UsageError(f"{self.path}: TensorRT execution failed for a batch of {len(x)}")
+                raise RuntimeFailure(f"{self.path}: TensorRT execution failed for a batch of {len(x)}")
             logits = outputs.to("cpu", non_blocking=False)
         self._stream.synchronize()
         return logits.numpy()

@@ -9,7 +9,7 @@ import click
 
 from dfard_pipeline.cli.options import quiet_option, trust_option
 from dfard_pipeline.outputs import run_out
-from dfard_pipeline.stages.steps import STAGE_NAMES
+from dfard_pipeline.stages.definitions import STAGE_NAMES
 
 
 @click.command(help="""Run the whole pipeline: teacher (when the config names no checkpoint) -> distill ->
@@ -41,7 +41,7 @@ def run(ctx, config, out, from_stage, only, force, data, trust_checkpoint, quiet
     from dfard_pipeline.config import load_config, with_overrides
     from dfard_pipeline.configs import shipped_config
     from dfard_pipeline.errors import UsageError
-    from dfard_pipeline.stages.pipeline import run_pipeline
+    from dfard_pipeline.stages.run import run_pipeline
 
     if config is None:
         config = "configs/digits.yaml" if Path("configs/digits.yaml").is_file() else str(shipped_config("digits.yaml"))

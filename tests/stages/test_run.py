@@ -182,7 +182,7 @@ def test_an_emptied_verify_record_is_never_a_pass(run_copy, capsys):
 
 
 def test_verify_folders_stay_inside_the_run_whatever_the_device_string():
-    from dfard_pipeline.stages.steps import verify_key
+    from dfard_pipeline.stages.definitions import verify_key
 
     for device in ("../../x.yaml", "/abs/path/../p.yml", "cpu", "..", "a/../../b"):
         key = verify_key(Path("student.fp32.onnx"), device)

@@ -54,27 +54,27 @@ def _hash(path: Path) -> str | None:
 
 # --- inputs: what each stage's fingerprint covers --------------------------------------------
 
-def teacher_inputs(ctx: RunContext) -> dict:
+def teacher_cache_inputs(ctx: RunContext) -> dict:
     return {"teacher": to_dict(ctx.config.teacher), "seed": ctx.config.seed, "version": __version__}
 
 
-def distill_inputs(ctx: RunContext) -> dict:
+def distill_cache_inputs(ctx: RunContext) -> dict:
     return {"distill": to_dict(ctx.config.distill), "seed": ctx.config.seed, "teacher": _hash(ctx.teacher_path),
             "version": __version__}
 
 
-def export_inputs(ctx: RunContext) -> dict:
+def export_cache_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
     return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(d / STUDENT_FILE),
             "generator": _hash(d / GENERATOR_FILE), "version": __version__}
 
 
-def verify_inputs(ctx: RunContext) -> dict:
+def verify_cache_inputs(ctx: RunContext) -> dict:
     return {"verify": to_dict(ctx.config.verify), "seed": ctx.config.seed, "version": __version__,
             "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(ctx.distill_dir / STUDENT_FILE)}
 
 
-def report_inputs(ctx: RunContext) -> dict:
+def report_cache_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
     files = [ctx.teacher_path, d / STUDENT_FILE, d / GENERATOR_FILE, d / "metrics.jsonl", *ctx.artifacts(),
              *sorted((ctx.folder / "verify").glob("*/verify.json"))]
@@ -258,11 +258,11 @@ def _student(ctx: RunContext) -> list[Path]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("teacher", teacher_inputs, run_teacher, skip_reason=_teacher_given),
-    Stage("distill", distill_inputs, run_distill_stage, needs=lambda ctx: [ctx.teacher_path],
+    Stage("teacher", teacher_cache_inputs, run_teacher, skip_reason=_teacher_given),
+    Stage("distill", distill_cache_inputs, run_distill_stage, needs=lambda ctx: [ctx.teacher_path],
           resumable=_distill_resumable),
-    Stage("export", export_inputs, run_export, needs=_student),
-    Stage("verify", verify_inputs, run_verify, needs=_student),
-    Stage("report", report_inputs, run_report, needs=_student),
+    Stage("export", export_cache_inputs, run_export, needs=_student),
+    Stage("verify", verify_cache_inputs, run_verify, needs=_student),
+    Stage("report", report_cache_inputs, run_report, needs=_student),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)

@@ -13,7 +13,7 @@ from dfard_pipeline.atomic import folder_writable
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.folder_lock import run_lock
-from dfard_pipeline.stages import steps
+from dfard_pipeline.stages import definitions as steps
 
 
 @dataclass
