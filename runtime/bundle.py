@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfard_pipeline import square_schedule
+from dfard_pipeline import square_schedule, worst_case
 from dfard_pipeline.errors import UsageError
 from dfard_pipeline.runtime import on_device, verdict
 
@@ -168,7 +168,8 @@ def _write_folder(folder: Path, files: list[Path], arrays: dict, bundle: dict) -
             shutil.copy2(file, staging / file.name)
         np.savez(staging / "arrays.npz", **arrays)
         shutil.copy2(on_device.__file__, staging / "verify_on_device.py")
-        shutil.copy2(square_schedule.__file__, staging / "square_schedule.py")  # the one module it imports
+        for module in (square_schedule, worst_case):  # the modules it imports, which import only numpy
+            shutil.copy2(module.__file__, staging / Path(module.__file__).name)
         (staging / "bundle.json").write_text(json.dumps(bundle, indent=2, allow_nan=False) + "\n")
         record = {"schema": RECORD_SCHEMA, "bundle_id": bundle["id"],
                   "files": {p.name: file_sha256(p) for p in sorted(staging.iterdir())}}
@@ -237,9 +238,7 @@ def _accuracies(folder: Path, arrays, logits, bundle: dict) -> dict:
             or square_x.max(initial=0) > 1 or np.abs(square_x - x).max(initial=0) > eps + 1e-6:
         raise UsageError(f"{folder}/device_logits.npz: the Square examples are not inside the eps-ball of the "
                          "bundle's images; the device's result is not to be trusted")
-    worst = np.logical_and.reduce(list(correct.values()))
-    return {"clean_accuracy": float(correct["clean"].mean()), "robust_accuracy": float(worst.mean()),
-            "attacks": {k: float(v.mean()) for k, v in correct.items() if k != "clean"}, "n": int(len(y)), "eps": eps}
+    return {**worst_case.summarise(correct), "eps": eps}
 
 
 def _check_claims(folder: Path, claimed: dict, recomputed: dict) -> None:

@@ -36,8 +36,10 @@ import numpy as np
 
 if __package__:  # imported as dfard_pipeline.runtime.on_device on the workstation
     from dfard_pipeline.square_schedule import p_selection
-else:  # run as verify_on_device.py in a bundle: --bundle copies the module beside this script
+    from dfard_pipeline.worst_case import summarise
+else:  # run as verify_on_device.py in a bundle: --bundle copies the modules beside this script
     from square_schedule import p_selection
+    from worst_case import summarise
 
 RESULT_SCHEMA = "dfard-pipeline.device-result/1"
 BUNDLE_SCHEMA = "dfard-pipeline.bundle/1"
@@ -421,10 +423,7 @@ def evaluate(bundle_dir, emulate=False, log=print):
     square_x = np.concatenate(squares).astype(np.float32)
     outputs["square"] = infer(square_x)
     correct["square"] = outputs["square"].argmax(1) == y
-    worst = np.logical_and.reduce(list(correct.values()))
-    metrics = {"clean_accuracy": float(correct["clean"].mean()), "robust_accuracy": float(worst.mean()),
-               "attacks": {k: float(v.mean()) for k, v in correct.items() if k != "clean"}, "n": len(x), "eps": eps,
-               "square_queries_mean": float(np.concatenate(queries).mean())}
+    metrics = {**summarise(correct), "eps": eps, "square_queries_mean": float(np.concatenate(queries).mean())}
     logits = {**outputs, "adversarial": outputs[f"transfer_{bundle['parity_attack']}"], "square_x": square_x}
     agreement = {k: float((arrays[f"reference_logits_{k}"].argmax(1) == logits[k].argmax(1)).mean())
                  for k in ("clean", "adversarial")}

@@ -13,6 +13,7 @@ import torch
 from dfard_pipeline.attacks import cw_inf, pgd
 from dfard_pipeline.attacks.square import square_linf
 from dfard_pipeline.evaluation.robustness import RobustnessResult
+from dfard_pipeline.worst_case import summarise
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 BATCH = 500
@@ -73,14 +74,10 @@ def run_square(predict: Predict, x: torch.Tensor, y: torch.Tensor, eps: float, *
 def evaluate_suite(predict: Predict, x: torch.Tensor, y: torch.Tensor, eps: float,
                    adversarial: dict[str, torch.Tensor], square_queries: torch.Tensor | None = None) -> SuiteResult:
     """Clean accuracy, each attack's accuracy (its examples evaluated by ``predict``), worst case."""
-    clean = _correct(predict, x, y)
-    worst = clean.clone()
-    accuracies = {}
-    for name, x_adv in adversarial.items():
-        ok = _correct(predict, x_adv, y)
-        accuracies[name] = float(ok.float().mean())
-        worst &= ok
-    return SuiteResult(clean_accuracy=float(clean.float().mean()), robust_accuracy=float(worst.float().mean()),
-                       attacks=accuracies, n=len(x), eps=eps,
+    correct = {"clean": _correct(predict, x, y).numpy()}
+    correct.update({name: _correct(predict, x_adv, y).numpy() for name, x_adv in adversarial.items()})
+    summary = summarise(correct)
+    return SuiteResult(clean_accuracy=summary["clean_accuracy"], robust_accuracy=summary["robust_accuracy"],
+                       attacks=summary["attacks"], n=len(x), eps=eps,
                        square_queries_mean=float(square_queries.float().mean()) if square_queries is not None
                        else None)
