@@ -64,7 +64,11 @@ def request_eps(request: VerifyRequest, reference, manifest) -> float:
 def reference_half(model, x, y, eps: float, budget, suite: str, seed: int, progress, bars: bool):
     """Everything verify needs PyTorch for: the suite's white-box examples on the reference (they
     become transfer attacks) and the reference's own results, Square included."""
-    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g})")
+    estimate = estimate_seconds(model, x, budget, suite)
+    progress(f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g}); "
+             f"this verify: about {estimate / 60:.0f} min" if estimate >= 90 else
+             f"crafting {suite_label(budget, suite)} on the PyTorch reference ({len(x)} images, eps {eps:g}); "
+             f"this verify: about {max(estimate, 1):.0f} s")
     transfer = craft_transfer(model, x, y, eps, pgd_steps=budget.pgd_steps, cw_steps=budget.cw_steps, seed=seed,
                               suite=suite)
     predict = lambda t: model(t).detach()  # noqa: E731
@@ -74,6 +78,39 @@ def reference_half(model, x, y, eps: float, budget, suite: str, seed: int, progr
             square, queries = run_square(predict, x, y, eps, queries=budget.square_queries,
                                          p_init=budget.square_p_init, seed=seed, progress=bar.update)
         return transfer, evaluate_suite(predict, x, y, eps, {**transfer, "square": square}, queries)
+
+
+# gradient passes of each suite's extra attacks on the reference (APGD-CE 25 iterations; AutoAttack
+# standard, mostly on the images still robust: a rough count, for the estimate only)
+_EXTRA_PASSES = {"quick": 0, "standard": 25, "autoattack": 600}
+_SQUARE_ACTIVE = 0.35  # a rough share of images Square still queries, for the estimate only
+
+
+def estimate_seconds(model, x, budget, suite: str) -> float:
+    """A rough estimate of the attacks' time (the bulk of a verify), from a timed forward-backward and
+    forward pass of the reference: the white-box attacks' gradient passes over every image, and Square's queries
+    (on the reference and on the runtime, assumed as fast) over every image. Square's per-query cost
+    does not fall with ``--n`` below one batch (500 images): its queries are sequential rounds."""
+    import time
+
+    sample = x[: min(len(x), 500)].detach().clone()
+
+    def timed(step) -> float:  # the fastest of three after a warm-up call: the first pays one-off costs
+        step()
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    backward = timed(lambda: model(sample.requires_grad_(True)).float().sum().backward())
+    with torch.no_grad():
+        forward = timed(lambda: model(sample.detach()))
+    chunks = -(-len(x) // 500)
+    passes = budget.pgd_steps + budget.cw_steps + _EXTRA_PASSES[suite]
+    # Square stops querying an image once it is misclassified: a third of the batch left on average
+    return chunks * (passes * backward + 2 * budget.square_queries * forward * _SQUARE_ACTIVE)
 
 
 def suite_label(budget, suite: str) -> str:
