@@ -74,3 +74,66 @@ def test_every_help_example_runs_verbatim(tmp_path):
         ran.append(example)
     assert len(ran) >= 10, (ran, skipped)
     assert any(e.startswith("dfard-pipeline export") for e in ran) and any("verify" in e for e in ran)
+
+
+def doc_blocks() -> list[tuple[str, list[str]]]:
+    """(file, commands) of every shell code block of README.md and docs/ that runs dfard-pipeline."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    blocks = []
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", path.read_text(), re.S):
+            lines = []
+            for line in block.splitlines():
+                line = re.split(r"\s+#\s", line.strip())[0].strip()
+                if lines and lines[-1].endswith("\\"):
+                    lines[-1] = lines[-1][:-1] + " " + line
+                elif line and not line.startswith("#"):
+                    lines.append(line)
+            if any("dfard-pipeline " in line for line in lines):
+                blocks.append((path.name, lines))
+    return blocks
+
+
+@pytest.mark.slow
+def test_every_docs_code_block_runs_as_written(tmp_path):
+    """The docs' shell blocks, in a folder where `run` made runs/digits and the artifact a block names
+    sits beside it (as it would for its reader). The device step runs in a numpy-and-onnxruntime-only
+    environment with the stand-in TensorRT (tests/runtime/fake_tensorrt) and ``--emulate``, which the
+    block's own comment names: this machine is not a Jetson."""
+    import shutil
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent / "runtime"))
+    from device_env import torch_free_env
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "digits.yaml").write_text(yaml.safe_dump(TINY))
+    env = {**os.environ, "DFARD_VERIFY_N": "40"}
+    ran = []
+    for name, lines in doc_blocks():
+        for line in lines:
+            if "pip install" in line:  # the README's install-and-run line: CI runs the install; its last command
+                line = line.split("&&")[-1].strip()
+            if "cifar10" in line:
+                continue  # CIFAR data: tests/stages/test_cifar10_preset.py runs the preset
+            args = shlex.split(line)
+            if args[0] == "dfard-pipeline":
+                for token in args:
+                    if token.endswith(".onnx") and not (tmp_path / token).exists():
+                        for file in (tmp_path / "runs" / "digits" / "export").glob(token + "*"):
+                            shutil.copy(file, tmp_path / file.name)
+                done = subprocess.run([sys.executable, "-m", "dfard_pipeline", *args[1:]], cwd=tmp_path, env=env,
+                                      capture_output=True, text=True, timeout=900)
+            elif args[0] == "python3" and args[1].endswith("verify_on_device.py"):
+                command, device_env = torch_free_env(tmp_path / f"device-env-{len(ran)}")
+                device_env["PYTHONPATH"] += ":" + str(here.parent / "runtime" / "fake_tensorrt")
+                done = subprocess.run([*command, *args[1:], "--emulate"], cwd=tmp_path, env=device_env,
+                                      capture_output=True, text=True, timeout=900)
+            else:
+                pytest.fail(f"{name}: a command this test does not know how to run: {line}")
+            assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (name, line, done.stderr[-2000:])
+            ran.append(line)
+    assert any("--collect" in line for line in ran) and (tmp_path / "ci" / "verify.json").is_file()
