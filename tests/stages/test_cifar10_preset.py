@@ -39,10 +39,13 @@ def test_the_cifar10_preset_runs_end_to_end_from_an_image_folder(tmp_path, capsy
     preset["verify"]["n"] = 50
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(preset))
-    with pytest.raises(SystemExit) as info:
+    code = 0
+    try:
         main(["run", str(config), "--data", f"folder:{data}", "--out", str(tmp_path / "run"), "--quiet"])
+    except SystemExit as exc:
+        code = exc.code
     out = capsys.readouterr()
-    assert info.value.code in (0, 1), out.err  # a gate may fail on a one-epoch student; the run completed
+    assert code in (0, 1), out.err  # a gate may fail on a one-epoch student; the run completed
     run = tmp_path / "run"
     student = run / "distill" / "student.pt"
     assert student.is_file() and (run / "report.html").is_file()
