@@ -1,4 +1,5 @@
-"""Every ``--help`` example runs verbatim, in the order a new user would meet them, from a fresh
+"""Every ``--help`` example and every shell block of README.md and docs/ runs verbatim, in the
+order a new user would meet them, from a fresh
 folder where `dfard-pipeline run` made runs/digits: the examples cannot drift from the files the
 commands write. Budgets come from a tiny configs/digits.yaml in that folder and DFARD_* variables
 (the precedence the README documents), never from editing the example. Examples that need what CI
@@ -74,6 +75,7 @@ def test_every_help_example_runs_verbatim(tmp_path):
         ran.append(example)
     assert len(ran) >= 10, (ran, skipped)
     assert any(e.startswith("dfard-pipeline export") for e in ran) and any("verify" in e for e in ran)
+    run_doc_blocks(tmp_path)  # in the same folder: the README's `run` is then served from its cache
 
 
 def doc_blocks() -> list[tuple[str, list[str]]]:
@@ -96,8 +98,7 @@ def doc_blocks() -> list[tuple[str, list[str]]]:
     return blocks
 
 
-@pytest.mark.slow
-def test_every_docs_code_block_runs_as_written(tmp_path):
+def run_doc_blocks(tmp_path):
     """The docs' shell blocks, in a folder where `run` made runs/digits and the artifact a block names
     sits beside it (as it would for its reader). The device step runs in a numpy-and-onnxruntime-only
     environment with the stand-in TensorRT (tests/runtime/fake_tensorrt) and ``--emulate``, which the
@@ -109,8 +110,6 @@ def test_every_docs_code_block_runs_as_written(tmp_path):
     sys.path.insert(0, str(here.parent / "runtime"))
     from device_env import torch_free_env
 
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "digits.yaml").write_text(yaml.safe_dump(TINY))
     env = {**os.environ, "DFARD_VERIFY_N": "40"}
     ran = []
     for name, lines in doc_blocks():
