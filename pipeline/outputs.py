@@ -29,11 +29,20 @@ def verify_out(artifact: Path, device: str, data: str | None = None) -> Path:
     """verify.json and verify.md: a folder beside the artifact, named for it, the device profile (a
     profile file by its stem) and, for generator data, ``synthetic`` (a second verify of the same
     artifact on other data must not collide with the first); only letters, digits, ``.``, ``_``, ``-``."""
+    name = f"verify-{artifact.name}-{device_label(device)}" + ("-synthetic" if data == "synthetic" else "")
+    return artifact.with_name(safe_name(name))
+
+
+def device_label(device: str) -> str:
+    """A device profile as it appears in folder names: a profile file by its stem, a name as it is."""
+    return Path(device).stem if device.endswith((".yaml", ".yml")) else device
+
+
+def safe_name(name: str) -> str:
+    """``name`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced: never a path."""
     import re
 
-    label = Path(device).stem if device.endswith((".yaml", ".yml")) else device
-    name = f"verify-{artifact.name}-{label}" + ("-synthetic" if data == "synthetic" else "")
-    return artifact.with_name(re.sub(r"[^A-Za-z0-9._-]", "_", name))
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def run_out(config_path: Path) -> Path:

@@ -158,10 +158,9 @@ def verify_key(artifact: Path, device: str) -> str:
     """The folder name of one verification inside ``RUN/verify``: the artifact and the device profile's
     name (a profile file's stem), with anything but letters, digits, ``.``, ``_`` and ``-`` replaced:
     a device string can never name a folder outside the run."""
-    import re
+    from dfard_pipeline.outputs import device_label, safe_name
 
-    label = Path(device).stem if device.endswith((".yaml", ".yml")) else device
-    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{artifact.name}-{label}").lstrip(".") or "verify"
+    return safe_name(f"{artifact.name}-{device_label(device)}").lstrip(".") or "verify"
 
 
 def _export_skip_reason(ctx: RunContext, artifact: Path) -> str | None:
