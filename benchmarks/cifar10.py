@@ -14,8 +14,9 @@ verified on ONNX Runtime with the standard suite).
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
 Work goes to ``--work`` (runs/cifar10_bench, outside git); a finished run is skipped, an
-interrupted distill resumes from its checkpoint, each result is written as it is made
-(benchmarks/results/cifar10/*.json) and the tables (benchmarks/results/cifar10.md) are rebuilt
+interrupted distill resumes from its checkpoint, AutoAttack runs in resumable chunks of 100 images
+and is added to a finished run's result when that has fewer images than ``--aa-n``, each result is
+written as it is made (benchmarks/results/cifar10/*.json) and the tables (benchmarks/results/cifar10.md) are rebuilt
 from whatever results exist. Label every number "CIFAR-10 (JPEG copy)".
 """
 
@@ -37,6 +38,8 @@ from machine import command_line, describe, machine_info  # noqa: E402
 
 PRESET = ROOT / "configs" / "cifar10_cpu.yaml"
 RESULTS = HERE / "results" / "cifar10"
+EPS = 8 / 255
+AA_CHUNK = 100  # AutoAttack images per resumable piece (a few minutes each for ResNet-8 on 2 cores)
 ALL_RUNS = ("teacher", "dfard-s0", "combo-s0", "withdata-s0", "at-s0", "dfard-s1", "combo-s1", "dfard-s2",
             "combo-s2", "int8-s0", "dfard4x-s0")
 
@@ -69,40 +72,47 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     return args
 
 
-def train(name: str, work: Path, data: str) -> Path:
-    """The model file of run ``name``, trained unless it is there already."""
-    if name == "teacher":
-        path = work / "teacher.pt"
-        if not path.is_file():
-            cli("teacher", "--config", str(PRESET), "--data", data, "--out", str(path), "--quiet")
-        return path
-    if name.startswith("at-"):
-        path = work / f"{name}.pt"
-        if not path.is_file():
-            import yaml
-
-            student = yaml.safe_load(PRESET.read_text())["distill"]["student"]
-            cli("teacher", "--config", str(PRESET), "--data", data, "--arch", student, "--seed", name.rsplit("-s")[1],
-                "--out", str(path), "--quiet")
-        return path
-    path = work / name / "student.pt"
+def _trained(name: str, work: Path, path: Path, command: list[str]) -> tuple[Path, float | None]:
+    """Run ``command`` unless ``path`` exists; the training seconds are kept beside the work folder's
+    model (``NAME.train.json``) so that a later invocation still reports them (None: not recorded)."""
+    record = work / f"{name}.train.json"
     if not path.is_file():
-        cli(*distill_args(name, work, data))
-    return path
+        started = time.perf_counter()
+        cli(*command)
+        record.write_text(json.dumps({"seconds": time.perf_counter() - started}))
+    return path, json.loads(record.read_text())["seconds"] if record.is_file() else None
 
 
-def evaluate(model_path: Path, data: str, aa_n: int, seed: int = 0) -> dict:
-    """Clean and PGD-20 on all of val, AutoAttack standard on ``aa_n`` stratified val images."""
+def train(name: str, work: Path, data: str) -> tuple[Path, float | None]:
+    """The model file of run ``name`` and its training seconds, trained unless it is there already."""
+    if name == "teacher":
+        return _trained(name, work, work / "teacher.pt", ["teacher", "--config", str(PRESET), "--data", data, "--out",
+                                                          str(work / "teacher.pt"), "--quiet"])
+    if name.startswith("at-"):
+        import yaml
+
+        student = yaml.safe_load(PRESET.read_text())["distill"]["student"]
+        path = work / f"{name}.pt"
+        return _trained(name, work, path, ["teacher", "--config", str(PRESET), "--data", data, "--arch", student,
+                                           "--seed", name.rsplit("-s")[1], "--out", str(path), "--quiet"])
+    path = work / name / "student.pt"
+    if path.is_file() or not (work / name / "checkpoints" / "last.pt").is_file():
+        return _trained(name, work, path, distill_args(name, work, data))
+    # an interrupted distill resumes; its seconds are those of the last part only, so they are not recorded
+    cli(*distill_args(name, work, data))
+    return path, None
+
+
+def evaluate(model_path: Path, data: str, seed: int = 0) -> dict:
+    """Clean and PGD-20 on all of val."""
     import torch
 
     from dfard_pipeline.attacks import ATTACKS
     from dfard_pipeline.checkpoint import load_teacher
     from dfard_pipeline.data import load_dataset
-    from dfard_pipeline.runtime.autoattack import autoattack_examples
 
     model = load_teacher(model_path).module.eval()
     val = load_dataset(data, "test")
-    eps = 8 / 255
     generator = torch.Generator().manual_seed(seed)
     clean, pgd = [], []
     started = time.perf_counter()
@@ -110,26 +120,59 @@ def evaluate(model_path: Path, data: str, aa_n: int, seed: int = 0) -> dict:
         x, y = val.x[start:start + 500], val.y[start:start + 500]
         with torch.no_grad():
             clean.append(model(x).argmax(1) == y)
-        x_adv = ATTACKS.get("pgd20")(model, x, y, eps, generator=generator)
+        x_adv = ATTACKS.get("pgd20")(model, x, y, EPS, generator=generator)
         with torch.no_grad():
             pgd.append(model(x_adv).argmax(1) == y)
-    aa = aa_clean = None
-    subset_n = 0
-    if aa_n:  # --aa-n 0: clean and PGD-20 only (AutoAttack standard costs tens of minutes per model here)
-        subset = val.subset(aa_n, seed)
-        subset_n = len(subset)
-        x_aa = autoattack_examples(model, subset.x, subset.y, eps, None, seed)
-        with torch.no_grad():
-            aa_clean = float((model(subset.x).argmax(1) == subset.y).float().mean())
-            aa = float((model(x_aa).argmax(1) == subset.y).float().mean())
     return {"clean": float(torch.cat(clean).float().mean()), "pgd20": float(torch.cat(pgd).float().mean()),
-            "n": len(val), "autoattack": aa, "autoattack_clean": aa_clean, "autoattack_n": subset_n,
-            "eps": eps, "eval_seconds": time.perf_counter() - started}
+            "n": len(val), "eps": EPS, "eval_seconds": time.perf_counter() - started}
 
 
-def int8_run(work: Path, data: str, aa_n: int) -> dict:
-    """dfard-s0 exported to ONNX FP32 and INT8 (data-free calibration), verified on ONNX Runtime."""
-    student = train("dfard-s0", work, data)
+def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, seed: int = 0) -> dict:
+    """AutoAttack standard (pyautoattack) on ``aa_n`` seeded class-stratified val images, in chunks of
+    ``AA_CHUNK`` whose per-image verdicts are kept in ``chunks``: an interrupted evaluation resumes at
+    the first chunk not done. AutoAttack judges each image on its own, so chunks measure what one call
+    would (only the attacks' random starts differ). Chunk files are named by the model's sha256."""
+    import numpy as np
+    import torch
+
+    from dfard_pipeline.artifacts.provenance import file_sha256
+    from dfard_pipeline.checkpoint import load_teacher
+    from dfard_pipeline.data import load_dataset
+    from dfard_pipeline.runtime.autoattack import autoattack_examples
+
+    model = load_teacher(model_path).module.eval()
+    subset = load_dataset(data, "test").subset(aa_n, seed)
+    chunks = chunks / file_sha256(model_path)[:12]
+    chunks.mkdir(parents=True, exist_ok=True)
+    clean, robust, seconds = [], [], 0.0
+    for index, start in enumerate(range(0, len(subset), AA_CHUNK)):
+        done = chunks / f"n{len(subset)}_s{seed}_chunk{index:03d}.npz"
+        if not done.is_file():
+            x, y = subset.x[start:start + AA_CHUNK], subset.y[start:start + AA_CHUNK]
+            began = time.perf_counter()
+            x_aa = autoattack_examples(model, x, y, EPS, None, seed)
+            with torch.no_grad():
+                ok_clean, ok_aa = (model(x).argmax(1) == y).numpy(), (model(x_aa).argmax(1) == y).numpy()
+            np.savez(done.with_suffix(".tmp.npz"), clean=ok_clean, robust=ok_aa,
+                     seconds=time.perf_counter() - began)
+            done.with_suffix(".tmp.npz").replace(done)
+            print(f"  AutoAttack chunk {index + 1}/{-(-len(subset) // AA_CHUNK)}: {ok_aa.mean():.1%} "
+                  f"({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+        with np.load(done) as saved:
+            clean.append(saved["clean"])
+            robust.append(saved["robust"])
+            seconds += float(saved["seconds"])
+    return {"autoattack": float(np.concatenate(robust).mean()), "autoattack_clean": float(np.concatenate(clean).mean()),
+            "autoattack_n": len(subset), "autoattack_seconds": seconds}
+
+
+def int8_run(work: Path, data: str) -> dict:
+    """dfard-s0 exported to ONNX FP32 and INT8 (data-free calibration), verified on ONNX Runtime with
+    the preset's verify settings (standard suite, its n)."""
+    import yaml
+
+    n = yaml.safe_load(PRESET.read_text())["verify"]["n"]
+    student, _ = train("dfard-s0", work, data)
     out = {}
     for precision in ("fp32", "int8"):
         artifact = work / "int8-s0" / f"student.{precision}.onnx"
@@ -141,7 +184,7 @@ def int8_run(work: Path, data: str, aa_n: int) -> dict:
         if not (verify_dir / "verify.json").is_file():
             try:
                 cli("verify", "--artifact", str(artifact), "--checkpoint", str(student), "--data", data, "--n",
-                    str(aa_n), "--suite", "standard", "--out", str(verify_dir), "--quiet")
+                    str(n), "--suite", "standard", "--out", str(verify_dir), "--quiet")
             except subprocess.CalledProcessError as exc:  # a failed gate exits 1 and still writes verify.json
                 if exc.returncode != 1:
                     raise
@@ -153,22 +196,31 @@ def int8_run(work: Path, data: str, aa_n: int) -> dict:
 
 
 def run_one(name: str, work: Path, data: str, aa_n: int) -> None:
-    target = RESULTS / f"{name}.json"
-    if target.is_file():
-        print(f"{name}: done ({target})", file=sys.stderr)
-        return
+    """Train (unless done), then clean and PGD-20 on val, then AutoAttack on ``aa_n`` images; a result
+    that exists is skipped, or only its AutoAttack part is added when it has fewer images than asked."""
     from dfard_pipeline.atomic import write_json_atomic
 
-    started = time.perf_counter()
-    if name == "int8-s0":
-        result = {"name": name, **int8_run(work, data, aa_n)}
-    else:
-        model = train(name, work, data)
-        trained = time.perf_counter() - started
-        result = {"name": name, "train_seconds": trained, **evaluate(model, data, aa_n)}
-    result.update(seconds=time.perf_counter() - started, machine=machine_info(), command=command_line())
-    write_json_atomic(target, result)
-    print(f"{name}: {json.dumps({k: v for k, v in result.items() if k not in ('machine', 'command')})}",
+    target = RESULTS / f"{name}.json"
+    result = json.loads(target.read_text()) if target.is_file() else None
+    if result is not None and (name == "int8-s0" or (result.get("autoattack_n") or 0) >= aa_n):
+        print(f"{name}: done ({target})", file=sys.stderr)
+        return
+    if result is None:
+        started = time.perf_counter()
+        if name == "int8-s0":
+            result = {"name": name, **int8_run(work, data)}
+        else:
+            model, seconds = train(name, work, data)
+            result = {"name": name, "train_seconds": seconds, **evaluate(model, data),
+                      "autoattack": None, "autoattack_clean": None, "autoattack_n": 0}
+        result.update(seconds=time.perf_counter() - started, machine=machine_info(), command=command_line())
+        write_json_atomic(target, result)
+    if aa_n and name != "int8-s0":
+        model, _ = train(name, work, data)
+        result.update(autoattack(model, data, aa_n, work / "autoattack" / name), aa_machine=machine_info(),
+                      aa_command=command_line())
+        write_json_atomic(target, result)
+    print(f"{name}: {json.dumps({k: v for k, v in result.items() if 'machine' not in k and 'command' not in k})}",
           file=sys.stderr)
 
 
@@ -209,8 +261,8 @@ def report() -> str:
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
         if rows:
-            minutes = statistics.mean(r["train_seconds"] for r in rows) / 60
-            trained = f"{minutes:.0f} min" if minutes >= 0.5 else "made elsewhere (copied into the work folder)"
+            seconds = [r["train_seconds"] for r in rows if (r.get("train_seconds") or 0) >= 30]
+            trained = f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "not recorded"
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
                          f"{_mean(rows, 'pgd20')} | {_mean(rows, 'autoattack')} | {trained} |")
     if "int8-s0" in results:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
@@ -22,6 +25,29 @@ def digits_teacher():
 @pytest.fixture
 def digits_student():
     return create_model("digits_cnn_student").eval()
+
+
+CIFAR_JPEG_COPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg"
+
+
+@pytest.fixture
+def cifar_jpeg_slice():
+    """``make(out, split, per_class)``: that many images of each class of the CIFAR-10 JPEG copy beside
+    the repository, written as OUT/<split>/<class>/<n>.jpg (seeded); skips where the copy is absent."""
+    if not (CIFAR_JPEG_COPY / "train.npz").is_file():
+        pytest.skip("the CIFAR-10 JPEG copy is not beside the repository (shared/data/cifar10-jpeg next to it)")
+
+    def make(out: Path, split: str, per_class: int, seed: int = 0) -> None:
+        packed = np.load(CIFAR_JPEG_COPY / f"{'train' if split == 'train' else 'val'}.npz")
+        jpeg, offsets, y, classes = packed["jpeg"], packed["offsets"], packed["y"], packed["classes"]
+        rng = np.random.default_rng(seed)
+        for label, name in enumerate(classes):
+            for i in rng.choice(np.flatnonzero(y == label), per_class, replace=False):
+                path = out / split / str(name) / f"{i:05d}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(jpeg[offsets[i]:offsets[i + 1]].tobytes())
+
+    return make
 
 
 def pytest_addoption(parser):

@@ -5,34 +5,19 @@ images. The full benchmark is benchmarks/cifar10.py, never a test."""
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from dfard_pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-JPEG_COPY = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
-
-
-def jpeg_slice(out: Path, split: str, per_class: int, seed: int = 0) -> None:
-    """``per_class`` images of each class of the packed JPEG copy, written as DIR/<split>/<class>/<n>.jpg."""
-    packed = np.load(JPEG_COPY / f"{'train' if split == 'train' else 'val'}.npz")
-    jpeg, offsets, y, classes = packed["jpeg"], packed["offsets"], packed["y"], packed["classes"]
-    rng = np.random.default_rng(seed)
-    for label, name in enumerate(classes):
-        for i in rng.choice(np.flatnonzero(y == label), per_class, replace=False):
-            path = out / split / str(name) / f"{i:05d}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(jpeg[offsets[i]:offsets[i + 1]].tobytes())
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (JPEG_COPY / "train.npz").is_file(), reason="the CIFAR-10 JPEG copy is not beside the repo")
-def test_the_cifar10_preset_runs_end_to_end_from_an_image_folder(tmp_path, capsys):
+def test_the_cifar10_preset_runs_end_to_end_from_an_image_folder(tmp_path, capsys, cifar_jpeg_slice):
     data = tmp_path / "cifar10"
-    jpeg_slice(data, "train", 30)
-    jpeg_slice(data, "val", 10)
+    cifar_jpeg_slice(data, "train", 30)
+    cifar_jpeg_slice(data, "val", 10)
     preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
     preset["teacher"].update(epochs=1, eval_n=50)
     preset["distill"].update(epochs=1, student_steps=3, generator_steps=1, memory_bank_batches=2)

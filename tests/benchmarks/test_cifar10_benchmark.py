@@ -1,0 +1,49 @@
+"""benchmarks/cifar10.py is resumable: a finished run is skipped, AutoAttack is added to a result that
+lacks it (in chunks whose verdicts are kept), and the training time survives a later invocation.
+On a tiny slice of the CIFAR-10 JPEG copy and a one-epoch preset; the real benchmark is never a test."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cifar10.py"), "--data",
+                           f"folder:{tmp_path / 'c10'}", "--work", str(tmp_path / "work"), "--results",
+                           str(tmp_path / "results"), "--preset", str(tmp_path / "tiny.yaml"), *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_slice):
+    cifar_jpeg_slice(tmp_path / "c10", "train", 20)
+    cifar_jpeg_slice(tmp_path / "c10", "val", 4)
+    preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
+    preset["teacher"].update(epochs=1, eval_n=20)
+    preset["distill"].update(epochs=1, student_steps=2, generator_steps=1, memory_bank_batches=2)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
+
+    first = bench(tmp_path, "--aa-n", "0", "--runs", "teacher", "dfard-s0")
+    assert first.returncode == 0, first.stderr[-2000:]
+    result = json.loads((tmp_path / "results" / "dfard-s0.json").read_text())
+    assert result["n"] == 40 and 0 <= result["pgd20"] <= result["clean"] and result["autoattack"] is None
+    assert result["train_seconds"] > 0 and "+ dfard-pipeline teacher" in first.stderr
+
+    second = bench(tmp_path, "--aa-n", "12", "--runs", "dfard-s0")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "+ dfard-pipeline" not in second.stderr  # nothing retrained
+    added = json.loads((tmp_path / "results" / "dfard-s0.json").read_text())
+    assert added["autoattack_n"] == 12 and added["train_seconds"] == result["train_seconds"]
+    assert added["autoattack"] <= added["autoattack_clean"] and added["pgd20"] == result["pgd20"]
+    chunks = list((tmp_path / "work" / "autoattack" / "dfard-s0").glob("*/*.npz"))
+    assert len(chunks) == 1
+
+    third = bench(tmp_path, "--aa-n", "12", "--runs", "dfard-s0")
+    assert third.returncode == 0 and "dfard-s0: done" in third.stderr
+    assert "dfard" in (tmp_path / "results.md").read_text()
