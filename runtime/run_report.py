@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from dfard_pipeline.artifacts.verify_result import FILE_NAME as VERIFY_FILE
-from dfard_pipeline.artifacts.verify_result import read_verify_result
+from dfard_pipeline.artifacts.verify_result import VerifyResult, read_verify_result
 from dfard_pipeline.runtime import plots
 from dfard_pipeline.runtime.report_doc import Document
 
@@ -62,12 +62,8 @@ def _attack_name(key: str) -> str:
                                                                       else "")
 
 
-def _verify_results(ctx) -> list[tuple[Path, dict, list[str]]]:
-    out = []
-    for verify_json in sorted((ctx.folder / "verify").glob(f"*/{VERIFY_FILE}")):
-        checked = read_verify_result(verify_json)
-        out.append((verify_json, checked.to_dict(), checked.failed_gates))
-    return out
+def _verify_results(ctx) -> list[VerifyResult]:
+    return [read_verify_result(path) for path in sorted((ctx.folder / "verify").glob(f"*/{VERIFY_FILE}"))]
 
 
 def _verdict_section(doc: Document, ctx, results) -> None:
@@ -79,18 +75,15 @@ def _verdict_section(doc: Document, ctx, results) -> None:
     from dfard_pipeline import __version__
     from dfard_pipeline.artifacts.provenance import library_versions
 
-    passed = bool(results) and all(r["passed"] for _, r, _ in results)
+    passed = bool(results) and all(r.passed for r in results)
     doc.heading(f"Verdict: {'PASSED' if passed else 'FAILED' if results else 'NOT VERIFIED'}")
     doc.table(["artifact", "device", "verdict", "failed gates", "suite", "images"],
-              [[Path(r["artifact"]["path"]).name, r["device"]["profile"] + (" (emulated)" if r["device"]["emulated"]
-                                                                           else ""),
-                "PASSED" if r["passed"] else "FAILED", ", ".join(failed) or "-", r.get("suite", "-"),
-                f"{r['data']['n']} of {r['data']['name']}"] for _, r, failed in results])
+              [[Path(r.artifact.path).name, r.label, "PASSED" if r.passed else "FAILED",
+                ", ".join(r.failed_gates) or "-", r.suite, f"{r.data.n} of {r.data.name}"] for r in results])
     versions = ", ".join(f"{k} {v}" for k, v in library_versions().items() if k != "dfard_pipeline")
     doc.paragraph(f"Made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by dfard-pipeline {__version__} "
                   f"({versions}) on {platform.node()} ({platform.processor() or platform.machine()}).")
-    warnings = [f"{Path(r['artifact']['path']).name} on {r['device']['profile']}: {w}"
-                for _, r, _ in results for w in r.get("warnings", [])]
+    warnings = [f"{Path(r.artifact.path).name} on {r.device['profile']}: {w}" for r in results for w in r.warnings]
     if warnings:
         doc.paragraph("Warnings: " + " | ".join(warnings))
 
@@ -99,19 +92,17 @@ def _verify_section(doc: Document, ctx, results) -> dict[str, list[float]]:
     doc.heading("Verify on each device")
     latency_samples = {}
     rows, attacks = [], []
-    for _, result, failed in results:
-        m, r, device = result["metrics"], result["reference"], result["device"]
-        one = result["latency"].get("1", {})
-        rows.append([Path(result["artifact"]["path"]).name, device["profile"] + (" (emulated)" if device["emulated"]
-                                                                                else ""),
-                     f"{m['clean_accuracy']:.2%} / {r['clean_accuracy']:.2%}",
-                     f"{m['robust_accuracy']:.2%} / {r['robust_accuracy']:.2%}",
-                     f"{result['parity']['adversarial']['top1_agreement']:.2%}",
+    for result in results:
+        m, r, name = result.metrics, result.reference, Path(result.artifact.path).name
+        one = result.latency.get("1", {})
+        rows.append([name, result.label, f"{m.clean_accuracy:.2%} / {r.clean_accuracy:.2%}",
+                     f"{m.robust_accuracy:.2%} / {r.robust_accuracy:.2%}",
+                     f"{result.parity['adversarial']['top1_agreement']:.2%}",
                      f"{one.get('p50_ms', float('nan')):.3f} / {one.get('p99_ms', float('nan')):.3f}",
-                     "PASS" if result["passed"] else "FAIL", ", ".join(failed) or "-"])
-        attacks += [k for k in m["attacks"] if k not in attacks]
-        for size, samples in result.get("latency_samples_ms", {}).items():
-            latency_samples[f"{Path(result['artifact']['path']).name}\n{device['profile']} b{size}"] = samples
+                     "PASS" if result.passed else "FAIL", ", ".join(result.failed_gates) or "-"])
+        attacks += [k for k in m.attacks if k not in attacks]
+        for size, samples in result.latency_samples_ms.items():
+            latency_samples[f"{name}\n{result.device['profile']} b{size}"] = samples
     doc.table(["artifact", "device", "clean (runtime / ref)", "robust worst-case (runtime / ref)",
                "agreement (adv)", "ms b1 (p50 / p99)", "result", "failed gates"], rows)
     skipped = {**ctx.notes.get("verify", {}).get("skipped", {}), **ctx.notes.get("export", {}).get("skipped", {})}
