@@ -30,6 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
+from run_folder import stage_seconds  # noqa: E402
 
 STAGES = ("teacher", "distill", "export", "verify", "report")
 
@@ -52,13 +53,6 @@ def _install(sha: str, work: Path) -> tuple[Path, Path]:
     return tree, python
 
 
-def _seconds(stage: dict) -> float | None:
-    parse = lambda text: time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))  # noqa: E731
-    if not stage.get("started") or not stage.get("ended"):
-        return None
-    return parse(stage["ended"]) - parse(stage["started"])
-
-
 def _digits_run(tree: Path, python: Path, out: Path) -> dict:
     started = time.perf_counter()
     done = subprocess.run([str(python), "-m", "dfard_pipeline", "run", "configs/digits.yaml", "--out", str(out),
@@ -71,7 +65,7 @@ def _digits_run(tree: Path, python: Path, out: Path) -> dict:
         verified[path.parent.name] = {"passed": data["passed"], "clean": data["metrics"]["clean_accuracy"],
                                       "robust": data["metrics"]["robust_accuracy"]}
     return {"exit": done.returncode, "whole_s": whole, "verified": verified,
-            "stages": {name: _seconds(run["stages"].get(name, {})) for name in STAGES}}
+            "stages": {name: stage_seconds(run["stages"].get(name, {})) for name in STAGES}}
 
 
 def _throughput(tree: Path, python: Path, json_path: Path) -> dict[str, float]:

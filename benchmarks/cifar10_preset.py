@@ -14,20 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
-
-
-def _seconds(stage: dict) -> float | None:
-    if not stage.get("started") or not stage.get("ended"):
-        return None
-    parse = lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    return (parse(stage["ended"]) - parse(stage["started"])).total_seconds()
+from run_folder import stage_seconds  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +35,7 @@ def main() -> None:
     from dfard_pipeline.atomic import write_json_atomic, write_text_atomic
 
     record = json.loads((args.run / "run.json").read_text())
-    stages = {name: _seconds(stage) for name, stage in record["stages"].items()}
+    stages = {name: stage_seconds(stage) for name, stage in record["stages"].items()}
     teacher = torch.load(args.run / "teacher.pt", weights_only=True)["metrics"]
     student = torch.load(args.run / "distill" / "student.pt", weights_only=True)
     history = [json.loads(line) for line in (args.run / "distill" / "metrics.jsonl").read_text().splitlines()]

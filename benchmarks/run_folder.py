@@ -1,4 +1,4 @@
-"""The files of a `dfard-pipeline run` folder that the verify benchmarks read."""
+"""The files of a `dfard-pipeline run` folder that the benchmarks read."""
 
 from __future__ import annotations
 
@@ -12,3 +12,14 @@ def fp32_artifact(run: Path) -> Path:
     if not artifact.is_file():
         sys.exit(f"{artifact} not found: run `dfard-pipeline run` first (or pass --run)")
     return artifact
+
+
+def stage_seconds(stage: dict) -> float | None:
+    """Wall seconds of one stage of run.json (its ``started`` and ``ended``, 1 s resolution); None
+    for a stage that has not both."""
+    from datetime import datetime
+
+    if not stage.get("started") or not stage.get("ended"):
+        return None
+    parse = lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return (parse(stage["ended"]) - parse(stage["started"])).total_seconds()
