@@ -9,8 +9,9 @@ a section of the wrong shape. Sections whose content depends on the runtime or d
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import get_type_hints
 
 from dfard_pipeline.errors import ResultFileError
 
@@ -61,10 +62,10 @@ class Gate:
 
 
 def _fixed(cls, data, where: str):
-    """A section with fixed keys as ``cls``: every field present with its type (``cls.TYPES``)."""
+    """A section with fixed keys as ``cls``: every field of the dataclass present, of its declared type."""
     data = _mapping(data, where)
     values = {}
-    for name, kind in cls.TYPES.items():
+    for name, kind in get_type_hints(cls).items():
         if name not in data:
             raise SectionError(f"{where} has no {name}")
         value = data[name]
@@ -83,10 +84,9 @@ class ArtifactInfo:
     bytes: int
     format: str
     precision: str
-    TYPES = {"path": str, "sha256": str, "bytes": int, "format": str, "precision": str}
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.TYPES}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,9 @@ class DataInfo:
     name: str
     n: int
     synthetic: bool
-    TYPES = {"spec": str, "name": str, "n": int, "synthetic": bool}
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.TYPES}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,7 @@ class Accuracy:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"clean_accuracy": self.clean_accuracy, "robust_accuracy": self.robust_accuracy,
-                "attacks": dict(self.attacks), "n": self.n, "eps": self.eps, **self.extra}
+        return {**{key: getattr(self, key) for key in _ACCURACY_KEYS}, "attacks": dict(self.attacks), **self.extra}
 
     @classmethod
     def from_dict(cls, data, where: str) -> Accuracy:
@@ -131,7 +129,7 @@ class Accuracy:
         return cls(clean, robust, dict(attacks), n, eps, {k: v for k, v in data.items() if k not in _ACCURACY_KEYS})
 
 
-_ACCURACY_KEYS = ("clean_accuracy", "robust_accuracy", "attacks", "n", "eps")
+_ACCURACY_KEYS = tuple(f.name for f in fields(Accuracy) if f.name != "extra")  # the section's fixed keys
 
 
 @dataclass(frozen=True)
