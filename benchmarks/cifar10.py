@@ -51,6 +51,13 @@ def cli(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
+def preset(section: str, key: str):
+    """One setting of the preset every run starts from (``--preset``)."""
+    import yaml
+
+    return yaml.safe_load(PRESET.read_text())[section][key]
+
+
 def distill_args(name: str, work: Path, data: str) -> list[str]:
     """The distill command of a student run: method, seed, budget and (after ``@``) another student
     architecture than the preset's, from its name: ``dfard-s0``, ``combo-s1``, ``dfard@mobilenet_v2-s0``."""
@@ -63,10 +70,7 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     if kind == "withdata":
         args += ["--data", data]
     if kind == "dfard4x":
-        import yaml
-
-        epochs = yaml.safe_load(PRESET.read_text())["distill"]["epochs"]
-        args += ["--epochs", str(4 * epochs)]
+        args += ["--epochs", str(4 * preset("distill", "epochs"))]
     if (work / name / "checkpoints" / "last.pt").is_file():
         args.append("--resume")
     return args
@@ -89,11 +93,9 @@ def train(name: str, work: Path, data: str) -> tuple[Path, float | None]:
         return _trained(name, work, work / "teacher.pt", ["teacher", "--config", str(PRESET), "--data", data, "--out",
                                                           str(work / "teacher.pt"), "--quiet"])
     if name.startswith("at-"):
-        import yaml
-
-        student = yaml.safe_load(PRESET.read_text())["distill"]["student"]
         path = work / f"{name}.pt"
-        return _trained(name, work, path, ["teacher", "--config", str(PRESET), "--data", data, "--arch", student,
+        return _trained(name, work, path, ["teacher", "--config", str(PRESET), "--data", data, "--arch",
+                                           preset("distill", "student"),
                                            "--seed", name.rsplit("-s")[1], "--out", str(path), "--quiet"])
     path = work / name / "student.pt"
     if path.is_file() or not (work / name / "checkpoints" / "last.pt").is_file():
@@ -169,9 +171,7 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, seed: int =
 def int8_run(work: Path, data: str) -> dict:
     """dfard-s0 exported to ONNX FP32 and INT8 (data-free calibration), verified on ONNX Runtime with
     the preset's verify settings (standard suite, its n)."""
-    import yaml
-
-    n = yaml.safe_load(PRESET.read_text())["verify"]["n"]
+    n = preset("verify", "n")
     student, _ = train("dfard-s0", work, data)
     out = {}
     for precision in ("fp32", "int8"):
@@ -264,7 +264,7 @@ def report() -> str:
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
         if rows:
-            seconds = [r["train_seconds"] for r in rows if (r.get("train_seconds") or 0) >= 30]
+            seconds = [r["train_seconds"] for r in rows if r.get("train_seconds") is not None]
             trained = f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "not recorded"
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
                          f"{_mean(rows, 'pgd20')} | {_mean(rows, 'autoattack')} | {trained} |")
