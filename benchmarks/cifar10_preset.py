@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
-from run_folder import stage_seconds  # noqa: E402
+from run_folder import stage_seconds, student  # noqa: E402
 
 
 def main() -> None:
@@ -37,8 +37,9 @@ def main() -> None:
     record = json.loads((args.run / "run.json").read_text())
     stages = {name: stage_seconds(stage) for name, stage in record["stages"].items()}
     teacher = torch.load(args.run / "teacher.pt", weights_only=True)["metrics"]
-    student = torch.load(args.run / "distill" / "student.pt", weights_only=True)
-    history = [json.loads(line) for line in (args.run / "distill" / "metrics.jsonl").read_text().splitlines()]
+    student_path = student(args.run)
+    distilled = torch.load(student_path, weights_only=True)
+    history = [json.loads(line) for line in (student_path.parent / "metrics.jsonl").read_text().splitlines()]
     walls = [h["wall_time"] for h in history]  # cumulative seconds at each epoch's end
     epoch_seconds = [round(b - a, 2) for a, b in zip([0.0, *walls[:-1]], walls, strict=True)]
     verify = {}
@@ -55,8 +56,8 @@ def main() -> None:
                                     "seconds": result.get("wall_time_s")}
     result = {"command": command_line(), "machine": machine_info(), "note": args.note, "stage_seconds": stages,
               "total_seconds": sum(v for v in stages.values() if v), "teacher": teacher,
-              "student": {k: student["metrics"].get(k) for k in ("epochs", "wall_time", "tau")},
-              "precision": {k: student.get("meta", {}).get(k) for k in ("precision", "precision_choice",
+              "student": {k: distilled["metrics"].get(k) for k in ("epochs", "wall_time", "tau")},
+              "precision": {k: distilled.get("meta", {}).get(k) for k in ("precision", "precision_choice",
                                                                         "memory_format")},
               "epoch_seconds": epoch_seconds, "verify": verify}
     write_json_atomic(HERE / "results" / f"{args.name}.json", result)

@@ -5,13 +5,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dfard_pipeline.outputs import run_artifact, run_student
+
+
+def _made(path: Path) -> Path:
+    if not path.is_file():
+        sys.exit(f"{path} not found: run `dfard-pipeline run` first (or pass --run)")
+    return path
+
 
 def fp32_artifact(run: Path) -> Path:
     """RUN/export/student.fp32.onnx; exits with one line when the run has not made it."""
-    artifact = run / "export" / "student.fp32.onnx"
-    if not artifact.is_file():
-        sys.exit(f"{artifact} not found: run `dfard-pipeline run` first (or pass --run)")
-    return artifact
+    return _made(run_artifact(run, "fp32"))
+
+
+def student(run: Path) -> Path:
+    """RUN/distill/student.pt; exits with one line when the run has not made it."""
+    return _made(run_student(run))
 
 
 def stage_seconds(stage: dict) -> float | None:

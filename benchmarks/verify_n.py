@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
-from run_folder import fp32_artifact  # noqa: E402
+from run_folder import fp32_artifact, student  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
             out = Path(tmp) / f"n{n}"
             started = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "dfard_pipeline", "verify", "--artifact", str(artifact),
-                                   "--checkpoint", str(args.run / "distill" / "student.pt"), "--n", str(n), "--out",
+                                   "--checkpoint", str(student(args.run)), "--n", str(n), "--out",
                                    str(out)], capture_output=True, text=True)
             wall = time.perf_counter() - started
             estimate = next((line for line in done.stderr.splitlines() if "this verify: about" in line), "")

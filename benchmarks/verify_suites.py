@@ -22,8 +22,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
+from run_folder import student  # noqa: E402
 
 from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+from dfard_pipeline.outputs import RUN_EXPORT  # noqa: E402
 
 
 def main() -> None:
@@ -42,8 +44,8 @@ def main() -> None:
     rows, bundle_rows = [], []
     for artifact in args.artifacts:
         for suite in args.suites:
-            request = VerifyRequest(artifact=run / "export" / artifact, device="cpu", n=args.n, suite=suite,
-                                    reference=run / "distill" / "student.pt")
+            request = VerifyRequest(artifact=run / RUN_EXPORT / artifact, device="cpu", n=args.n, suite=suite,
+                                    reference=student(run))
             start = time.perf_counter()
             result = verify_artifact(request).to_dict()
             m, r = result["metrics"], result["reference"]
@@ -55,8 +57,8 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for artifact in args.artifacts:
-            request = VerifyRequest(artifact=run / "export" / artifact, device="cpu", n=args.n,
-                                    reference=run / "distill" / "student.pt")
+            request = VerifyRequest(artifact=run / RUN_EXPORT / artifact, device="cpu", n=args.n,
+                                    reference=student(run))
             folder = Path(tmp) / artifact
             start = time.perf_counter()
             write_bundle(request, folder)

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from machine import command_line, describe, machine_info  # noqa: E402
-from run_folder import fp32_artifact  # noqa: E402
+from run_folder import fp32_artifact, student  # noqa: E402
 
 
 def square_on_runtime(artifact: Path, contract, x, y, eps: float, budget, threads: int, spinning: bool) -> dict:
@@ -60,7 +60,8 @@ def main() -> None:
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
 
     artifact = fp32_artifact(args.run)
-    student = load_project_model(args.run / "distill" / "student.pt")
+    reference = student(args.run)
+    model = load_project_model(reference)
     data = load_dataset("digits", "test")
     budget, cpus = load_profile("cpu").attacks, usable_cpus().count
     torch.set_num_threads(min(torch.get_num_threads(), cpus))
@@ -69,11 +70,11 @@ def main() -> None:
     rows = []
     for repeat in range(args.repeat):
         for threads, spinning in variants:
-            row = square_on_runtime(artifact, student.contract, data.x, data.y, student.eps, budget, threads, spinning)
+            row = square_on_runtime(artifact, model.contract, data.x, data.y, model.eps, budget, threads, spinning)
             rows.append({**row, "repeat": repeat})
             print(f"threads {threads}, spinning {spinning}: Square {row['square_wall_s']:.2f} s wall, "
                   f"{row['square_cpu_s']:.2f} s CPU; p50 b1 {row['p50_ms_b1']:.3f} ms", flush=True)
-    verify = verify_artifact(VerifyRequest(artifact, device="cpu", reference=args.run / "distill" / "student.pt"))
+    verify = verify_artifact(VerifyRequest(artifact, device="cpu", reference=reference))
     shipped = verify.to_dict()
     summary = []
     for threads, spinning in variants:

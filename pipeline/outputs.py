@@ -15,9 +15,24 @@ DISTILL = Path("runs") / "distill"  # dfard-pipeline distill
 SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}  # export format -> artifact suffix
 
 
+# the folders of a `run` folder, one per stage that writes more than one file
+RUN_DISTILL = "distill"
+RUN_EXPORT = "export"
+
+
 def artifact_name(stem: str, precision: str, fmt: str) -> str:
     """``student`` + int8 + onnx -> ``student.int8.onnx``: the artifact name export and run use."""
     return f"{stem}.{precision}{SUFFIX[fmt]}"
+
+
+def run_student(run: Path) -> Path:
+    """RUN/distill/student.pt: the student a `run` folder's distill stage wrote."""
+    return run / RUN_DISTILL / STUDENT_FILE
+
+
+def run_artifact(run: Path, precision: str, fmt: str = "onnx") -> Path:
+    """RUN/export/student.fp32.onnx and its kin: an artifact a `run` folder's export stage wrote."""
+    return run / RUN_EXPORT / artifact_name("student", precision, fmt)
 
 
 def export_out(student: Path, precision: str, fmt: str) -> Path:

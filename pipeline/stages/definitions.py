@@ -11,7 +11,7 @@ from typing import Any
 from dfard_pipeline import __version__
 from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.config import PipelineConfig, to_dict
-from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE, TEACHER, artifact_name
+from dfard_pipeline.outputs import GENERATOR_FILE, RUN_DISTILL, RUN_EXPORT, STUDENT_FILE, TEACHER, run_artifact
 
 
 @dataclass
@@ -41,11 +41,10 @@ class RunContext:
 
     @property
     def distill_dir(self) -> Path:
-        return self.folder / "distill"
+        return self.folder / RUN_DISTILL
 
     def artifacts(self) -> list[Path]:
-        return [self.folder / "export" / artifact_name("student", t.precision, t.format)
-                for t in self.config.export.targets]
+        return [run_artifact(self.folder, t.precision, t.format) for t in self.config.export.targets]
 
 
 def _hash(path: Path) -> str | None:
@@ -118,7 +117,7 @@ def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
     from dfard_pipeline.export.api import export_model
     from dfard_pipeline.export.spec import ExportRequest
 
-    (ctx.folder / "export").mkdir(exist_ok=True)
+    (ctx.folder / RUN_EXPORT).mkdir(exist_ok=True)
     outputs, skipped = [], {}
     cfg = ctx.config.export
     for target, path in zip(cfg.targets, ctx.artifacts(), strict=True):
