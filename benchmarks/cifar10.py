@@ -14,8 +14,10 @@ verified on ONNX Runtime with the standard suite).
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
 Work goes to ``--work`` (runs/cifar10_bench, outside git); a finished run is skipped, an
-interrupted distill resumes from its checkpoint, AutoAttack runs in resumable chunks of 100 images
-and is added to a finished run's result when that has fewer images than ``--aa-n``, each result is
+interrupted distill resumes from its checkpoint, AutoAttack runs in resumable class-balanced chunks
+of 100 images and is added to a finished run's result when that has fewer images than ``--aa-n``
+(rewritten after every chunk: a partial evaluation is a smaller stratified one, its size in
+``autoattack_n``), each result is
 written as it is made (benchmarks/results/cifar10/*.json) and the tables (benchmarks/results/cifar10.md) are rebuilt
 from whatever results exist. Label every number "CIFAR-10 (JPEG copy)".
 """
@@ -129,11 +131,25 @@ def evaluate(model_path: Path, data: str, seed: int = 0) -> dict:
             "n": len(val), "eps": EPS, "eval_seconds": time.perf_counter() - started}
 
 
-def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, seed: int = 0) -> dict:
+def round_robin(y) -> list[int]:
+    """Indices of ``y`` taking the first image of every class, then the second of every class, and so
+    on: every run of ``AA_CHUNK`` images is about class-balanced, so the chunks done so far are a
+    stratified subset of the whole (the subset itself is sorted by class)."""
+    rank, seen = [], {}
+    for label in y.tolist():
+        rank.append(seen.get(label, 0))
+        seen[label] = rank[-1] + 1
+    return sorted(range(len(rank)), key=lambda i: (rank[i], int(y[i])))
+
+
+def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks: int | None = None, seed: int = 0):
     """AutoAttack standard (pyautoattack) on ``aa_n`` seeded class-stratified val images, in chunks of
     ``AA_CHUNK`` whose per-image verdicts are kept in ``chunks``: an interrupted evaluation resumes at
-    the first chunk not done. AutoAttack judges each image on its own, so chunks measure what one call
-    would (only the attacks' random starts differ). Chunk files are named by the model's sha256."""
+    the first chunk not done; at most ``new_chunks`` are attacked in this call (None: all). Yields the
+    result over the chunks done so far after each chunk (the chunks are class-balanced, see
+    ``round_robin``), so a partial evaluation is a smaller stratified one. AutoAttack judges each
+    image on its own, so chunks measure what one call would (only the attacks' random starts
+    differ). Chunk files are named by the model's sha256."""
     import numpy as np
     import torch
 
@@ -144,13 +160,19 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, seed: int =
 
     model = load_teacher(model_path).module.eval()
     subset = load_dataset(data, "test").subset(aa_n, seed)
+    order = torch.tensor(round_robin(subset.y))
+    x_all, y_all = subset.x[order], subset.y[order]
     chunks = chunks / file_sha256(model_path)[:12]
     chunks.mkdir(parents=True, exist_ok=True)
     clean, robust, seconds = [], [], 0.0
-    for index, start in enumerate(range(0, len(subset), AA_CHUNK)):
-        done = chunks / f"n{len(subset)}_s{seed}_chunk{index:03d}.npz"
+    total = -(-len(y_all) // AA_CHUNK)
+    for index, start in enumerate(range(0, len(y_all), AA_CHUNK)):
+        done = chunks / f"n{len(y_all)}_s{seed}_balanced{index:03d}.npz"
         if not done.is_file():
-            x, y = subset.x[start:start + AA_CHUNK], subset.y[start:start + AA_CHUNK]
+            if new_chunks is not None and new_chunks <= 0:
+                return
+            new_chunks = None if new_chunks is None else new_chunks - 1
+            x, y = x_all[start:start + AA_CHUNK], y_all[start:start + AA_CHUNK]
             began = time.perf_counter()
             x_aa = autoattack_examples(model, x, y, EPS, None, seed)
             with torch.no_grad():
@@ -158,14 +180,15 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, seed: int =
             np.savez(done.with_suffix(".tmp.npz"), clean=ok_clean, robust=ok_aa,
                      seconds=time.perf_counter() - began)
             done.with_suffix(".tmp.npz").replace(done)
-            print(f"  AutoAttack chunk {index + 1}/{-(-len(subset) // AA_CHUNK)}: {ok_aa.mean():.1%} "
+            print(f"  AutoAttack chunk {index + 1}/{total}: {ok_aa.mean():.1%} "
                   f"({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
         with np.load(done) as saved:
             clean.append(saved["clean"])
             robust.append(saved["robust"])
             seconds += float(saved["seconds"])
-    return {"autoattack": float(np.concatenate(robust).mean()), "autoattack_clean": float(np.concatenate(clean).mean()),
-            "autoattack_n": len(subset), "autoattack_seconds": seconds}
+        yield {"autoattack": float(np.concatenate(robust).mean()),
+               "autoattack_clean": float(np.concatenate(clean).mean()),
+               "autoattack_n": int(sum(len(r) for r in robust)), "autoattack_seconds": seconds}
 
 
 def int8_run(work: Path, data: str) -> dict:
@@ -195,7 +218,7 @@ def int8_run(work: Path, data: str) -> dict:
     return out
 
 
-def run_one(name: str, work: Path, data: str, aa_n: int) -> None:
+def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None = None) -> None:
     """Train (unless done), then clean and PGD-20 on val, then AutoAttack on ``aa_n`` images; a result
     that exists is skipped, or only its AutoAttack part is added when it has fewer images than asked."""
     from dfard_pipeline.atomic import write_json_atomic
@@ -217,9 +240,9 @@ def run_one(name: str, work: Path, data: str, aa_n: int) -> None:
         write_json_atomic(target, result)
     if aa_n and name != "int8-s0":
         model, _ = train(name, work, data)
-        result.update(autoattack(model, data, aa_n, work / "autoattack" / name), aa_machine=machine_info(),
-                      aa_command=command_line())
-        write_json_atomic(target, result)
+        for so_far in autoattack(model, data, aa_n, work / "autoattack" / name, aa_chunks):  # kept after every chunk
+            result.update(so_far, aa_machine=machine_info(), aa_command=command_line())
+            write_json_atomic(target, result)
     print(f"{name}: {json.dumps({k: v for k, v in result.items() if 'machine' not in k and 'command' not in k})}",
           file=sys.stderr)
 
@@ -231,6 +254,13 @@ def _mean(rows: list[dict], key: str) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f} (1 seed)"
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ({len(values)} seeds)"
+
+
+def _autoattack(rows: list[dict]) -> str:
+    """The AutoAttack cell: the mean and on how many images (fewer than asked while it accumulates)."""
+    sizes = sorted({r["autoattack_n"] for r in rows if r.get("autoattack") is not None})
+    cell = _mean(rows, "autoattack")
+    return cell if not sizes else f"{cell}, n {'/'.join(map(str, sizes))}"
 
 
 def report() -> str:
@@ -245,8 +275,9 @@ def report() -> str:
              "Made by `benchmarks/cifar10.py` (each row's command and machine are in "
              "`benchmarks/results/cifar10/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on train), "
              "students ResNet-8 (78 k), the budgets of `configs/cifar10_cpu.yaml`; eps 8/255. Clean and PGD-20 on "
-             "the 5,000 val images; AutoAttack standard on a seeded class-stratified subset (its size is in each "
-             "run's JSON, `autoattack_n`; \"not run\" where a run was measured with `--aa-n 0`). Train time: "
+             "the 5,000 val images; AutoAttack standard on a seeded class-stratified subset, n images (it "
+             "accumulates in class-balanced chunks of 100, so an n below `--aa-n` is a partial, still stratified, "
+             "evaluation; \"not run\" where none has run yet). Train time: "
              "wall minutes of the training command as the benchmark ran it (\"not recorded\" for a model trained "
              "before the benchmark kept times, or resumed); the preset's uncontended stage times are in "
              "`benchmarks/results/cifar10_preset.md`.", "",
@@ -267,7 +298,7 @@ def report() -> str:
             seconds = [r["train_seconds"] for r in rows if r.get("train_seconds") is not None]
             trained = f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "not recorded"
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
-                         f"{_mean(rows, 'pgd20')} | {_mean(rows, 'autoattack')} | {trained} |")
+                         f"{_mean(rows, 'pgd20')} | {_autoattack(rows)} | {trained} |")
     if "int8-s0" in results:
         r = results["int8-s0"]
         lines += ["", "ONNX Runtime (CPU), dfard-s0, verify's standard suite on 1,000 stratified val images "
@@ -325,6 +356,9 @@ def main() -> None:
                         help=f"which runs, in order (default: all of {', '.join(ALL_RUNS)}); `dfard@ARCH-sN` distills "
                              "into another zoo student")
     parser.add_argument("--aa-n", type=int, default=1000)
+    parser.add_argument("--aa-chunks", type=int, default=None,
+                        help="attack at most this many new AutoAttack chunks of 100 per run in this invocation, "
+                             "so that several models advance together (default: all)")
     parser.add_argument("--preset", type=Path, default=PRESET, help="the config every run starts from")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where each run's result JSON goes")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables from the results")
@@ -333,7 +367,7 @@ def main() -> None:
     if not args.report:
         args.work.mkdir(parents=True, exist_ok=True)
         for name in args.runs:
-            run_one(name, args.work, args.data, args.aa_n)
+            run_one(name, args.work, args.data, args.aa_n, args.aa_chunks)
     print(report())
 
 
