@@ -32,8 +32,8 @@ def describe(m: dict) -> str:
     if "isa" in m:
         present = " ".join(m["isa"]) or "none of " + "/".join(VECTOR_FLAGS)
         isa = f"; ISA {present}, torch kernels {m['torch_cpu_capability']}"
-    return (f"Machine: {m['cpu']}, {m['cores']} cores{isa}, torch {m['torch']} ({m['torch_threads']} threads), "
-            f"{m['date']}")
+    threads = f"{m['torch_threads']} thread" + ("" if m["torch_threads"] == 1 else "s")
+    return f"Machine: {m['cpu']}, {m['cores']} cores{isa}, torch {m['torch']} ({threads}), {m['date']}"
 
 
 def command_line() -> str:
