@@ -15,9 +15,9 @@ Every model is measured on ``val`` (data the training never saw): clean and PGD-
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
 Work goes to ``--work`` (runs/cifar10_bench, outside git); a finished run is skipped, an
 interrupted distill resumes from its checkpoint, AutoAttack runs in resumable class-balanced chunks
-of 100 images and is added to a finished run's result when that has fewer images than ``--aa-n``
-(rewritten after every chunk: a partial evaluation is a smaller stratified one, its size in
-``autoattack_n``), each result is
+(``--aa-chunk``, 100 images) and is added to a finished run's result when that has fewer images
+than ``--aa-n`` (rewritten after every chunk: a partial evaluation is a smaller stratified one, its
+size in ``autoattack_n``; ``--aa-chunks K`` attacks at most K new chunks per run), each result is
 written as it is made (benchmarks/results/cifar10/*.json) and the tables (benchmarks/results/cifar10.md) are rebuilt
 from whatever results exist. Label every number "CIFAR-10 (JPEG copy)".
 """
@@ -41,7 +41,7 @@ from machine import command_line, describe, machine_info  # noqa: E402
 PRESET = ROOT / "configs" / "cifar10_cpu.yaml"
 RESULTS = HERE / "results" / "cifar10"
 EPS = 8 / 255
-AA_CHUNK = 100  # AutoAttack images per resumable piece (a few minutes each for ResNet-8 on 2 cores)
+AA_CHUNK = 100  # AutoAttack images per resumable piece (--aa-chunk; a few minutes each for ResNet-8 on 2 cores)
 ALL_RUNS = ("teacher", "dfard-s0", "combo-s0", "withdata-s0", "at-s0", "dfard-s1", "combo-s1", "dfard-s2",
             "combo-s2", "int8-s0", "dfard4x-s0")
 
@@ -167,7 +167,7 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks:
     clean, robust, seconds = [], [], 0.0
     total = -(-len(y_all) // AA_CHUNK)
     for index, start in enumerate(range(0, len(y_all), AA_CHUNK)):
-        done = chunks / f"n{len(y_all)}_s{seed}_balanced{index:03d}.npz"
+        done = chunks / f"n{len(y_all)}_s{seed}_c{AA_CHUNK}_{index:03d}.npz"
         if not done.is_file():
             if new_chunks is not None and new_chunks <= 0:
                 return
@@ -276,7 +276,8 @@ def report() -> str:
              "`benchmarks/results/cifar10/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on train), "
              "students ResNet-8 (78 k), the budgets of `configs/cifar10_cpu.yaml`; eps 8/255. Clean and PGD-20 on "
              "the 5,000 val images; AutoAttack standard on a seeded class-stratified subset, n images (it "
-             "accumulates in class-balanced chunks of 100, so an n below `--aa-n` is a partial, still stratified, "
+             "accumulates in class-balanced chunks (of 100 images unless `--aa-chunk` says otherwise), so an n "
+             "below `--aa-n` is a partial, still stratified, "
              "evaluation; \"not run\" where none has run yet). Train time: "
              "wall minutes of the training command as the benchmark ran it (\"not recorded\" for a model trained "
              "before the benchmark kept times, or resumed); the preset's uncontended stage times are in "
@@ -351,7 +352,7 @@ def report() -> str:
 
 
 def main() -> None:
-    global PRESET, RESULTS
+    global PRESET, RESULTS, AA_CHUNK
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="folder:data/cifar10", help="CIFAR-10 with train/ and val/ (or test/)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "cifar10_bench")
@@ -359,14 +360,17 @@ def main() -> None:
                         help=f"which runs, in order (default: all of {', '.join(ALL_RUNS)}); `dfard@ARCH-sN` distills "
                              "into another zoo student")
     parser.add_argument("--aa-n", type=int, default=1000)
+    parser.add_argument("--aa-chunk", type=int, default=AA_CHUNK,
+                        help="AutoAttack images per resumable chunk (100: minutes each on 2 CPU cores; a GPU "
+                             "wants larger ones)")
     parser.add_argument("--aa-chunks", type=int, default=None,
-                        help="attack at most this many new AutoAttack chunks of 100 per run in this invocation, "
+                        help="attack at most this many new AutoAttack chunks per run in this invocation, "
                              "so that several models advance together (default: all)")
     parser.add_argument("--preset", type=Path, default=PRESET, help="the config every run starts from")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where each run's result JSON goes")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables from the results")
     args = parser.parse_args()
-    PRESET, RESULTS = args.preset.resolve(), args.results
+    PRESET, RESULTS, AA_CHUNK = args.preset.resolve(), args.results, args.aa_chunk
     if not args.report:
         args.work.mkdir(parents=True, exist_ok=True)
         for name in args.runs:

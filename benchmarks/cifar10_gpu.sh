@@ -51,5 +51,5 @@ PY
   SUFFIX=_tiny
 fi
 python3 -c "import torch; print('device:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
-python3 benchmarks/cifar10.py --preset "$PRESET" --data "$DATA" --work "$WORK" --aa-n "$AA_N" \
+python3 benchmarks/cifar10.py --preset "$PRESET" --data "$DATA" --work "$WORK" --aa-n "$AA_N" --aa-chunk 500 \
   --results "benchmarks/results/cifar10_gpu${SUFFIX}" --runs teacher dfard-s0 dfard@mobilenet_v2-s0
