@@ -41,6 +41,8 @@ def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_sl
     added = json.loads((tmp_path / "results" / "dfard-s0.json").read_text())
     assert added["autoattack_n"] == 12 and added["train_seconds"] == result["train_seconds"]
     assert added["autoattack"] <= added["autoattack_clean"] and added["pgd20"] == result["pgd20"]
+    (images, robust, clean), = added["autoattack_chunks"]  # the per-chunk counts the report's floors compare on
+    assert images == 12 and robust == round(added["autoattack"] * 12) and clean == round(added["autoattack_clean"] * 12)
     chunks = list((tmp_path / "work" / "autoattack" / "dfard-s0").glob("*/*.npz"))
     assert len(chunks) == 1
 
