@@ -164,14 +164,15 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks:
     x_all, y_all = subset.x[order], subset.y[order]
     chunks = chunks / file_sha256(model_path)[:12]
     chunks.mkdir(parents=True, exist_ok=True)
-    clean, robust, seconds = [], [], 0.0
+    counts, seconds = [], 0.0  # per chunk, in order (the same images for every model): images, robust, clean
+    budget = len(y_all) if new_chunks is None else new_chunks
     total = -(-len(y_all) // AA_CHUNK)
     for index, start in enumerate(range(0, len(y_all), AA_CHUNK)):
         done = chunks / f"n{len(y_all)}_s{seed}_c{AA_CHUNK}_{index:03d}.npz"
         if not done.is_file():
-            if new_chunks is not None and new_chunks <= 0:
+            if budget <= 0:
                 return
-            new_chunks = None if new_chunks is None else new_chunks - 1
+            budget -= 1
             x, y = x_all[start:start + AA_CHUNK], y_all[start:start + AA_CHUNK]
             began = time.perf_counter()
             x_aa = autoattack_examples(model, x, y, EPS, None, seed)
@@ -183,14 +184,11 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks:
             print(f"  AutoAttack chunk {index + 1}/{total}: {ok_aa.mean():.1%} "
                   f"({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
         with np.load(done) as saved:
-            clean.append(saved["clean"])
-            robust.append(saved["robust"])
+            counts.append([len(saved["robust"]), int(saved["robust"].sum()), int(saved["clean"].sum())])
             seconds += float(saved["seconds"])
-        yield {"autoattack": float(np.concatenate(robust).mean()),
-               "autoattack_clean": float(np.concatenate(clean).mean()),
-               "autoattack_n": int(sum(len(r) for r in robust)), "autoattack_seconds": seconds,
-               # per chunk, in order (the same images for every model): images, robust, clean
-               "autoattack_chunks": [[len(r), int(r.sum()), int(c.sum())] for r, c in zip(robust, clean, strict=True)]}
+        images, robust, clean = (sum(column) for column in zip(*counts, strict=True))
+        yield {"autoattack": robust / images, "autoattack_clean": clean / images, "autoattack_n": images,
+               "autoattack_seconds": seconds, "autoattack_chunks": [list(c) for c in counts]}
 
 
 def int8_run(work: Path, data: str) -> dict:

@@ -41,11 +41,12 @@ def main() -> None:
     from dfard_pipeline.runtime.verify import VerifyRequest, verify_artifact
 
     run = Path(args.run)
+    reference = student(run)
     rows, bundle_rows = [], []
     for artifact in args.artifacts:
         for suite in args.suites:
             request = VerifyRequest(artifact=run / RUN_EXPORT / artifact, device="cpu", n=args.n, suite=suite,
-                                    reference=student(run))
+                                    reference=reference)
             start = time.perf_counter()
             result = verify_artifact(request).to_dict()
             m, r = result["metrics"], result["reference"]
@@ -58,7 +59,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for artifact in args.artifacts:
             request = VerifyRequest(artifact=run / RUN_EXPORT / artifact, device="cpu", n=args.n,
-                                    reference=student(run))
+                                    reference=reference)
             folder = Path(tmp) / artifact
             start = time.perf_counter()
             write_bundle(request, folder)

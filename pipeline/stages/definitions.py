@@ -11,7 +11,7 @@ from typing import Any
 from dfard_pipeline import __version__
 from dfard_pipeline.artifacts.provenance import file_sha256
 from dfard_pipeline.config import PipelineConfig, to_dict
-from dfard_pipeline.outputs import GENERATOR_FILE, RUN_DISTILL, RUN_EXPORT, STUDENT_FILE, TEACHER, run_artifact
+from dfard_pipeline.outputs import GENERATOR_FILE, RUN_DISTILL, RUN_EXPORT, TEACHER, run_artifact, run_student
 
 
 @dataclass
@@ -64,18 +64,18 @@ def distill_cache_inputs(ctx: RunContext) -> dict:
 
 def export_cache_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
-    return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(d / STUDENT_FILE),
+    return {"export": to_dict(ctx.config.export), "seed": ctx.config.seed, "student": _hash(run_student(ctx.folder)),
             "generator": _hash(d / GENERATOR_FILE), "version": __version__}
 
 
 def verify_cache_inputs(ctx: RunContext) -> dict:
     return {"verify": to_dict(ctx.config.verify), "seed": ctx.config.seed, "version": __version__,
-            "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(ctx.distill_dir / STUDENT_FILE)}
+            "artifacts": {p.name: _hash(p) for p in ctx.artifacts()}, "student": _hash(run_student(ctx.folder))}
 
 
 def report_cache_inputs(ctx: RunContext) -> dict:
     d = ctx.distill_dir
-    files = [ctx.teacher_path, d / STUDENT_FILE, d / GENERATOR_FILE, d / "metrics.jsonl", *ctx.artifacts(),
+    files = [ctx.teacher_path, run_student(ctx.folder), d / GENERATOR_FILE, d / "metrics.jsonl", *ctx.artifacts(),
              *sorted((ctx.folder / "verify").glob("*/verify.json"))]
     # keyed by path inside the run folder, so a moved or copied run folder stays cached
     return {"files": {_relative(p, ctx.folder): _hash(p) for p in files}, "verify": to_dict(ctx.config.verify),
@@ -121,7 +121,7 @@ def run_export(ctx: RunContext, resume: bool = False) -> list[Path]:
     outputs, skipped = [], {}
     cfg = ctx.config.export
     for target, path in zip(cfg.targets, ctx.artifacts(), strict=True):
-        request = ExportRequest.from_config(ctx.config, ctx.distill_dir / STUDENT_FILE, target, out=path,
+        request = ExportRequest.from_config(ctx.config, run_student(ctx.folder), target, out=path,
                                             overwrite=True)
         try:  # a format whose toolchain or device is missing here is skipped, not an error of the run
             result = export_model(request, log=lambda msg: ctx.say(f"    {msg}"))
@@ -204,7 +204,7 @@ def run_verify(ctx: RunContext, resume: bool = False) -> list[Path]:
     for key, (artifact, device) in planned.items():
         ctx.say(f"  verifying {artifact.name} on {device}")
         result = verify_artifact(VerifyRequest(artifact=artifact, device=device, data=cfg.data, n=cfg.n,
-                                               reference=ctx.distill_dir / STUDENT_FILE, seed=ctx.config.seed,
+                                               reference=run_student(ctx.folder), seed=ctx.config.seed,
                                                trust_teacher=ctx.trust_teacher),
                                  progress=lambda msg: ctx.say(f"    {msg}"), bars=not ctx.quiet,
                                  reference_cache=reference_cache)
@@ -252,7 +252,7 @@ class Stage:
 
 
 def _student(ctx: RunContext) -> list[Path]:
-    return [ctx.distill_dir / STUDENT_FILE]
+    return [run_student(ctx.folder)]
 
 
 STAGES: tuple[Stage, ...] = (
