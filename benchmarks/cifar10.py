@@ -8,8 +8,9 @@ Runs, each with the preset's budget (configs/cifar10_cpu.yaml) unless its name s
 ``teacher`` (ResNet-20, fast AT; shared), ``dfard-s{0,1,2}`` and ``combo-s{0,1,2}`` (ResNet-8,
 data-free), ``withdata-s0`` (the same distillation on the real train images: the upper bound),
 ``at-s0`` (ResNet-8 adversarially trained on train, no teacher, the teacher's recipe),
-``dfard4x-s0`` (4x the distill epochs), ``int8-s0`` (dfard-s0 exported to ONNX FP32 and INT8 and
-verified on ONNX Runtime with the standard suite).
+``dfard4x-s0`` (4x the distill epochs), ``dfardrel-s0`` (ITA and AGB read the agreement relative to
+the teacher's own: ``distill.agreement: relative``; not in the default list), ``int8-s0`` (dfard-s0
+exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard suite).
 
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
@@ -65,8 +66,8 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     architecture than the preset's, from its name: ``dfard-s0``, ``combo-s1``, ``dfard@mobilenet_v2-s0``."""
     kind, seed = name.rsplit("-s", 1)
     kind, _, student = kind.partition("@")
-    args = ["distill", "--config", str(PRESET), "--teacher", str(work / "teacher.pt"), "--out", str(work / name),
-            "--seed", seed, "--quiet", *(["--student", student] if student else [])]
+    args = ["distill", "--config", str(variant_config(kind, work)), "--teacher", str(work / "teacher.pt"),
+            "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
     if kind == "combo":
         args += ["--method", "combo"]
     if kind == "withdata":
@@ -76,6 +77,22 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     if (work / name / "checkpoints" / "last.pt").is_file():
         args.append("--resume")
     return args
+
+
+def variant_config(kind: str, work: Path) -> Path:
+    """The preset, or for ``dfardrel`` the preset with ``distill.agreement: relative`` (written into
+    the work folder): ITA and AGB read the student's agreement relative to the teacher's own."""
+    if kind != "dfardrel":
+        return PRESET
+    import yaml
+
+    from dfard_pipeline.atomic import write_text_atomic
+
+    config = yaml.safe_load(PRESET.read_text())
+    config["distill"]["agreement"] = "relative"
+    path = work / "dfardrel.config.yaml"
+    write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def _trained(name: str, work: Path, path: Path, command: list[str]) -> tuple[Path, float | None]:
@@ -290,8 +307,9 @@ def report() -> str:
     labels = {"teacher": "teacher (ResNet-20, fast AT)", "dfard": "**dfard** (ITA + AGB), data-free",
               "combo": "combo (fixed tau, fixed weights), data-free",
               "withdata": "upper bound: the same, on real train images",
-              "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs"}
-    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x",
+              "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs",
+              "dfardrel": "dfard, agreement relative to the teacher's own (`distill.agreement: relative`)"}
+    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "dfardrel",
                   *sorted(g for g in groups if "@" in g)):
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)

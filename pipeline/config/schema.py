@@ -116,6 +116,10 @@ class DistillConfig:
     # inner PGD attacks sharp tau = 1 labels), "clean" (only the clean loss term)
     ita_scope: Literal["all", "outer", "clean"] = "clean"  # measured best (benchmarks/results/ablation.md)
     agb_rule: str = "scaled_fixed"  # generator balance rule used when it has AGB
+    # the signal ITA and AGB read: the student's robust agreement with the teacher on the probe
+    # ("absolute"), or that divided by the teacher's own robust agreement under the same attack on the
+    # same samples, capped at 1 ("relative": a weak teacher's ceiling counts as full agreement)
+    agreement: Literal["absolute", "relative"] = "absolute"
     student_loss: str = "rslad"  # rslad | ard
     generator_adv_loss: Literal["l1", "kl"] = "l1"
     # what the `adv` term compares: the student on x ("clean", DFAD) or on an FGSM step from x

@@ -18,8 +18,8 @@ BALANCE_RULES: Registry = Registry("generator balance rule")
 
 
 def clipped_agreement(probe: Probe, cfg_min: float, cfg_max: float) -> float:
-    """beta: the student's robust agreement on the probe, clipped to [cfg_min, cfg_max]."""
-    return min(cfg_max, max(cfg_min, probe.robust_agreement))
+    """beta: the student's robust agreement on the probe (``Probe.agreement``), clipped to [cfg_min, cfg_max]."""
+    return min(cfg_max, max(cfg_min, probe.agreement))
 
 
 @BALANCE_RULES.register("fixed")

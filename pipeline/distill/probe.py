@@ -31,6 +31,7 @@ class Probe:
     student_adv_logits: torch.Tensor
     reduce_mean: ReduceMean = identity_reduce
     bn_distance_raw: torch.Tensor | None = None  # per-layer mean feature-statistics distance (teacher BN)
+    teacher_adv_logits: torch.Tensor | None = None  # T(x_adv_T), the teacher under the same attack (relative)
 
     # Cached: ITA, AGB and the log all read these; each read would be another all-reduce.
     @cached_property
@@ -38,6 +39,24 @@ class Probe:
         """Fraction of probe samples where argmax S(x_adv) == argmax T(x) (all ranks)."""
         agree = (self.student_adv_logits.argmax(1) == self.teacher_logits.argmax(1)).float().mean()
         return float(self.reduce_mean(agree))
+
+    @cached_property
+    def teacher_agreement(self) -> float | None:
+        """Fraction where argmax T(x_adv_T) == argmax T(x): what the teacher itself keeps under the
+        attack (all ranks); None unless the probe attacked the teacher."""
+        if self.teacher_adv_logits is None:
+            return None
+        agree = (self.teacher_adv_logits.argmax(1) == self.teacher_logits.argmax(1)).float().mean()
+        return float(self.reduce_mean(agree))
+
+    @property
+    def agreement(self) -> float:
+        """The signal ITA and AGB read: the robust agreement, relative to the teacher's own (capped at
+        1) when the probe measured that (``distill.agreement: relative``), absolute otherwise."""
+        reference = self.teacher_agreement
+        if reference is None:
+            return self.robust_agreement
+        return min(1.0, self.robust_agreement / max(reference, 1e-6))
 
     @cached_property
     def student_entropy(self) -> float:

@@ -36,6 +36,9 @@ from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 
 # Options that do not change the training trajectory, so a resume may differ in them.
 _NOT_IN_FINGERPRINT = ("checkpoint_minutes", "eval_data")
+# Options added after checkpoints were already being written, with the value that reproduces the older
+# trajectory: they count only when set otherwise, so a checkpoint from before them still resumes.
+_ADDED_LATER = {"agreement": "absolute"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def _silent(_message: str) -> None:
 
 
 def _fingerprint(config: PipelineConfig, teacher_sha: str, world_size: int) -> str:
-    distill = {k: v for k, v in to_dict(config.distill).items() if k not in _NOT_IN_FINGERPRINT}
+    distill = {k: v for k, v in to_dict(config.distill).items()
+               if k not in _NOT_IN_FINGERPRINT and (k not in _ADDED_LATER or v != _ADDED_LATER[k])}
     blob = json.dumps({"distill": distill, "seed": config.seed, "teacher": teacher_sha,
                        "world": world_size}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -124,7 +124,20 @@ def run_probe(ctx: StepContext) -> Probe:
             student_adv_logits = attacked(x_adv).float()
     layers = max(1, ctx.bn_stats.layers)
     return Probe(teacher_logits, student_adv_logits, ctx.dist.mean,
-                 None if distance is None else distance.detach() / layers)
+                 None if distance is None else distance.detach() / layers,
+                 _teacher_under_attack(ctx, x, teacher_logits) if cfg.agreement == "relative" else None)
+
+
+def _teacher_under_attack(ctx: StepContext, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """T(x_adv) where x_adv is the probe's attack aimed at the teacher itself: the agreement the
+    teacher keeps is the ceiling ``distill.agreement: relative`` measures the student against."""
+    cfg = ctx.cfg
+    with autocast(ctx.device, cfg.precision):
+        x_adv = pgd(ctx.teacher, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
+                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
+                    loss_fn=kl_to_soft_target, generator=ctx.rng)
+        with torch.no_grad():
+            return ctx.teacher(x_adv).float()
 
 
 def _fgsm_step(ctx: StepContext, student: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:

@@ -48,4 +48,4 @@ def agreement_temperature(probe: Probe | None, cfg: DistillConfig) -> float:
     80 epochs: PGD-20 86.1 vs 84.1 with ``entropy_match``; benchmarks/results/ablation*.md)."""
     if probe is None:
         return cfg.tau_max
-    return 1.0 + (cfg.tau_max - 1.0) * (1.0 - probe.robust_agreement)
+    return 1.0 + (cfg.tau_max - 1.0) * (1.0 - probe.agreement)

@@ -58,6 +58,7 @@ class LoopState:
     step: int = 0  # position inside the epoch: 0 = probe, then generator, then student steps
     tau: float = 1.0
     agreement: float = 0.0
+    teacher_agreement: float | None = None  # distill.agreement: relative only
     elapsed: float = 0.0
     accum: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
@@ -138,7 +139,8 @@ class DistillTrainer:
         return {
             "fingerprint": self.fingerprint, "world_size": self.dist.world_size,
             "loop": {"epoch": s.epoch, "step": s.step, "tau": s.tau, "agreement": s.agreement,
-                     "elapsed": s.elapsed, "accum": s.accum, "history": s.history,
+                     "teacher_agreement": s.teacher_agreement, "elapsed": s.elapsed, "accum": s.accum,
+                     "history": s.history,
                      "accum_health": s.accum_health},
             "student": c.student.state_dict(), "generator": c.generator.state_dict(),
             "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
@@ -281,6 +283,7 @@ class DistillTrainer:
         if s.step == 0:
             probe = run_probe(c)
             s.agreement = probe.robust_agreement
+            s.teacher_agreement = probe.teacher_agreement
             s.accum_health = probe.health()
             s.tau = float(self.temperature_rule(probe, cfg))
             self.balance.update({}, probe)
@@ -315,6 +318,7 @@ class DistillTrainer:
             "epoch": s.epoch + 1,
             "tau": s.tau,
             "robust_agreement": s.agreement,
+            **({"teacher_agreement": s.teacher_agreement} if s.teacher_agreement is not None else {}),
             "agb_beta": getattr(self.balance, "beta", None),
             "weights": self.balance.weights(),
             "loss_student": a["student_loss"] / max(1, a["student_steps"]),

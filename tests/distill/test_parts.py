@@ -179,6 +179,31 @@ def test_scaled_fixed_balance_moves_only_the_hardness_split():
     assert weights["bn"] == pytest.approx(fixed["bn"] * 2 * (1 - cfg.agb_beta_max))
 
 
+def test_relative_agreement_reads_the_student_against_what_the_teacher_itself_keeps():
+    teacher = _probe().teacher_logits
+    student = teacher.clone()
+    student[:16] = -student[:16]  # the student keeps 48 of 64 under attack
+    teacher_adv = teacher.clone()
+    teacher_adv[:32] = -teacher_adv[:32]  # the teacher itself keeps only 32 of 64
+    absolute = Probe(teacher, student)
+    assert absolute.teacher_agreement is None and absolute.agreement == pytest.approx(0.75)
+    relative = Probe(teacher, student, teacher_adv_logits=teacher_adv)
+    assert relative.robust_agreement == pytest.approx(0.75) and relative.teacher_agreement == pytest.approx(0.5)
+    assert relative.agreement == 1.0  # capped: at or above the teacher's own ceiling counts as full agreement
+    weaker = student.clone()
+    weaker[16:32] = -weaker[16:32]  # 32 of 64: half, the teacher's own half
+    half = Probe(teacher, weaker, teacher_adv_logits=teacher.clone())  # a teacher that keeps everything
+    assert half.agreement == pytest.approx(0.5)
+    cfg = DistillConfig(tau_max=10.0)
+    assert TEMPERATURE_RULES.get("agreement")(relative, cfg) == pytest.approx(1.0)
+    assert TEMPERATURE_RULES.get("agreement")(absolute, cfg) == pytest.approx(1.0 + 9 * 0.25)
+    rule = BALANCE_RULES.get("scaled_fixed")(cfg, ("adv", "bn", "oh", "ent"))
+    rule.update({}, relative)
+    assert rule.beta == cfg.agb_beta_max
+    rule.update({}, absolute)
+    assert rule.beta == pytest.approx(0.75)
+
+
 def test_rslad_adversarial_term_can_take_its_own_temperature():
     torch.manual_seed(0)
     adv, clean, teacher = torch.randn(8, 10), torch.randn(8, 10), torch.randn(8, 10)

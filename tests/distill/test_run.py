@@ -223,6 +223,30 @@ def test_baseline_methods_run_and_use_their_rules(tmp_path, teacher_path, method
         assert record["weights"]["ent"] == cfg.fixed_weights.ent
 
 
+def test_relative_agreement_attacks_the_teacher_on_the_probe_and_logs_its_agreement(tmp_path, teacher_path):
+    run_distill(tiny(**{"distill.agreement": "relative"}), str(teacher_path), tmp_path / "run", quiet=True)
+    for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        assert 0.0 <= record["teacher_agreement"] <= 1.0
+        relative = min(1.0, record["robust_agreement"] / max(record["teacher_agreement"], 1e-6))
+        assert record["tau"] == pytest.approx(1.0 + 9.0 * (1.0 - relative))
+    run_distill(tiny(), str(teacher_path), tmp_path / "absolute", quiet=True)
+    assert "teacher_agreement" not in (tmp_path / "absolute" / "metrics.jsonl").read_text()
+
+
+def test_a_checkpoint_from_before_the_agreement_setting_still_resumes(monkeypatch):
+    """``distill.agreement`` came after checkpoints were written: at its default it leaves the
+    fingerprint as it was, set otherwise it changes it."""
+    from dfard_pipeline.distill import run as run_module
+
+    before = run_module.to_dict
+    now = run_module._fingerprint(tiny(), "sha", 1)
+    assert run_module._fingerprint(tiny(**{"distill.agreement": "relative"}), "sha", 1) != now
+    monkeypatch.setattr(run_module, "to_dict",
+                        lambda config: {k: v for k, v in before(config).items() if k != "agreement"})
+    assert run_module._fingerprint(tiny(), "sha", 1) == now
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_finishes(tmp_path, teacher_path):
     import signal
