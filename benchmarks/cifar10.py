@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -182,6 +183,7 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks:
     chunks = chunks / file_sha256(model_path)[:12]
     chunks.mkdir(parents=True, exist_ok=True)
     counts, seconds = [], 0.0  # per chunk, in order (the same images for every model): images, robust, clean
+    verdicts = []  # per chunk, each image's AutoAttack verdict, for the paired comparison in the report
     budget = len(y_all) if new_chunks is None else new_chunks
     total = -(-len(y_all) // AA_CHUNK)
     for index, start in enumerate(range(0, len(y_all), AA_CHUNK)):
@@ -203,9 +205,11 @@ def autoattack(model_path: Path, data: str, aa_n: int, chunks: Path, new_chunks:
         with np.load(done) as saved:
             counts.append([len(saved["robust"]), int(saved["robust"].sum()), int(saved["clean"].sum())])
             seconds += float(saved["seconds"])
+            verdicts.append(saved["robust"].astype(bool))
         images, robust, clean = (sum(column) for column in zip(*counts, strict=True))
         yield {"autoattack": robust / images, "autoattack_clean": clean / images, "autoattack_n": images,
-               "autoattack_seconds": seconds, "autoattack_chunks": [list(c) for c in counts]}
+               "autoattack_seconds": seconds, "autoattack_chunks": [list(c) for c in counts],
+               "autoattack_robust": np.packbits(np.concatenate(verdicts)).tobytes().hex()}
 
 
 def int8_run(work: Path, data: str) -> dict:
@@ -242,7 +246,8 @@ def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None =
 
     target = RESULTS / f"{name}.json"
     result = json.loads(target.read_text()) if target.is_file() else None
-    if result is not None and (name == "int8-s0" or (result.get("autoattack_n") or 0) >= aa_n):
+    if result is not None and (name == "int8-s0" or ((result.get("autoattack_n") or 0) >= aa_n
+                                                     and (not aa_n or "autoattack_robust" in result))):
         print(f"{name}: done ({target})", file=sys.stderr)
         return
     if result is None:
@@ -271,6 +276,46 @@ def _mean(rows: list[dict], key: str) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f} (1 seed)"
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ({len(values)} seeds)"
+
+
+def robust_verdicts(result: dict) -> list[bool]:
+    """Each AutoAttack image's verdict (robust or not), in the chunks' order, from a result."""
+    bits = "".join(f"{byte:08b}" for byte in bytes.fromhex(result["autoattack_robust"]))
+    return [bit == "1" for bit in bits[:result["autoattack_n"]]]
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact binomial p-value of ``wins`` against ``losses`` at 1/2 (ties left out)."""
+    n = wins + losses
+    return min(1.0, 2 * sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n)
+
+
+def mcnemar(a: list[bool], b: list[bool]) -> tuple[int, int, float]:
+    """The exact McNemar test of two models on the same images: images only ``a`` holds, images only
+    ``b`` holds, and the two-sided p-value (the sign test of those discordant images)."""
+    only_a = sum(x and not y for x, y in zip(a, b, strict=True))
+    only_b = sum(y and not x for x, y in zip(a, b, strict=True))
+    return only_a, only_b, sign_test(only_a, only_b)
+
+
+def paired_lines(dfard: list[dict], combo: list[dict]) -> list[str]:
+    """Per seed, dfard against combo on the same AutoAttack images, and all seeds' discordant images
+    pooled (a sign test that treats each seed's images as further pairs)."""
+    by_seed = {r["name"].rsplit("-s", 1)[1]: r for r in combo if "autoattack_robust" in r}
+    lines, pooled = [], [0, 0]
+    for d in dfard:
+        seed = d["name"].rsplit("-s", 1)[1]
+        c = by_seed.get(seed)
+        if "autoattack_robust" not in d or c is None or c["autoattack_n"] != d["autoattack_n"]:
+            continue
+        only_d, only_c, p = mcnemar(robust_verdicts(d), robust_verdicts(c))
+        pooled[0], pooled[1] = pooled[0] + only_d, pooled[1] + only_c
+        lines.append(f"- seed {seed}, {d['autoattack_n']} images: {only_d} only dfard holds, {only_c} only combo "
+                     f"holds (exact McNemar p = {p:.2f})")
+    if len(lines) > 1:
+        lines.append(f"- all {len(lines)} seeds pooled: {pooled[0]} vs {pooled[1]} (sign test p = "
+                     f"{sign_test(*pooled):.2f})")
+    return lines
 
 
 def _autoattack(rows: list[dict]) -> str:
@@ -362,6 +407,10 @@ def report() -> str:
             c = statistics.mean(on_common(r) for r in cs)
             lines.append(f"- dfard minus combo, AutoAttack: {(d - c) * 100:+.1f} points over {len(ds)} and {len(cs)} "
                          "seeds (floor +1)")
+        paired = paired_lines(ds, cs)
+        if paired:
+            lines += ["", "AutoAttack per image, dfard against combo of the same seed on the same images:", "",
+                      *paired]
         if ws:
             lines.append(f"- the data-free gap (upper bound minus dfard), AutoAttack: "
                          f"{(on_common(ws[0]) - d) * 100:+.1f} points")

@@ -25,3 +25,23 @@ def test_round_robin_chunks_are_class_balanced_and_cover_every_image_once():
     assert [first.count(c) for c in range(4)] == [10, 10, 10, 10]
     later = y[order[40:70]].tolist()  # class 3 is used up: the others share the chunk
     assert [later.count(c) for c in range(4)] == [10, 10, 10, 0]
+
+
+def test_paired_comparison_reads_the_verdicts_back_and_tests_the_discordant_images():
+    import numpy as np
+
+    bench = load_benchmark()
+    a = [True] * 12 + [False] * 3 + [True, False] * 5
+    b = [True] * 12 + [True] * 3 + [False, False] * 5
+    packed = {"autoattack_robust": np.packbits(np.array(a)).tobytes().hex(), "autoattack_n": len(a)}
+    assert bench.robust_verdicts(packed) == a  # the padding bits of the last byte are not images
+    assert bench.mcnemar(a, b)[:2] == (5, 3)
+    assert bench.sign_test(5, 3) == (1 + 8 + 28 + 56) * 2 / 256  # P(X <= 3), X ~ Bin(8, 1/2), two-sided
+    assert bench.sign_test(10, 0) < 0.002 and bench.sign_test(4, 4) == 1.0
+    d = {"name": "dfard-s0", **packed}
+    c = {"name": "combo-s0", "autoattack_robust": np.packbits(np.array(b)).tobytes().hex(), "autoattack_n": len(b)}
+    (line,) = bench.paired_lines([d], [c])
+    assert "5 only dfard holds, 3 only combo holds" in line
+    d1, c1 = {**d, "name": "dfard-s1"}, {**c, "name": "combo-s1"}
+    assert bench.paired_lines([d, d1], [c, c1])[-1].startswith("- all 2 seeds pooled: 10 vs 6")
+    assert bench.paired_lines([d], [{**c, "name": "combo-s1"}]) == []  # only the same seed pairs up
