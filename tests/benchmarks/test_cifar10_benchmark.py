@@ -43,6 +43,8 @@ def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_sl
     assert added["autoattack"] <= added["autoattack_clean"] and added["pgd20"] == result["pgd20"]
     (images, robust, clean), = added["autoattack_chunks"]  # the per-chunk counts the report's floors compare on
     assert images == 12 and robust == round(added["autoattack"] * 12) and clean == round(added["autoattack_clean"] * 12)
+    bits = "".join(f"{byte:08b}" for byte in bytes.fromhex(added["autoattack_robust"]))[:12]
+    assert bits.count("1") == robust  # each image's verdict, for the report's paired test
     chunks = list((tmp_path / "work" / "autoattack" / "dfard-s0").glob("*/*.npz"))
     assert len(chunks) == 1
 
