@@ -407,13 +407,13 @@ def report() -> str:
             c = statistics.mean(on_common(r) for r in cs)
             lines.append(f"- dfard minus combo, AutoAttack: {(d - c) * 100:+.1f} points over {len(ds)} and {len(cs)} "
                          "seeds (floor +1)")
+        if ws:
+            lines.append(f"- the data-free gap (upper bound minus dfard), AutoAttack: "
+                         f"{(on_common(ws[0]) - d) * 100:+.1f} points")
         paired = paired_lines(ds, cs)
         if paired:
             lines += ["", "AutoAttack per image, dfard against combo of the same seed on the same images:", "",
                       *paired]
-        if ws:
-            lines.append(f"- the data-free gap (upper bound minus dfard), AutoAttack: "
-                         f"{(on_common(ws[0]) - d) * 100:+.1f} points")
     machines = sorted({describe(r["machine"]).split(", 20")[0].removeprefix("Machine: ") for r in results.values()})
     lines += ["", "Machines: " + "; ".join(machines), ""]
     text = "\n".join(lines)
