@@ -280,8 +280,10 @@ def _mean(rows: list[dict], key: str) -> str:
 
 def robust_verdicts(result: dict) -> list[bool]:
     """Each AutoAttack image's verdict (robust or not), in the chunks' order, from a result."""
-    bits = "".join(f"{byte:08b}" for byte in bytes.fromhex(result["autoattack_robust"]))
-    return [bit == "1" for bit in bits[:result["autoattack_n"]]]
+    import numpy as np
+
+    packed = np.frombuffer(bytes.fromhex(result["autoattack_robust"]), dtype=np.uint8)  # np.packbits in autoattack()
+    return np.unpackbits(packed)[:result["autoattack_n"]].astype(bool).tolist()
 
 
 def sign_test(wins: int, losses: int) -> float:

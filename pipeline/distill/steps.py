@@ -116,28 +116,24 @@ def run_probe(ctx: StepContext) -> Probe:
     finally:
         ctx.bn_stats.enabled = False
     distance = ctx.bn_stats.collect()
-    with autocast(ctx.device, cfg.precision):
-        x_adv = pgd(attacked, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
-                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
-                    loss_fn=kl_to_soft_target, generator=ctx.rng)
-        with torch.no_grad():
-            student_adv_logits = attacked(x_adv).float()
+    student_adv_logits = _logits_under_probe_attack(ctx, attacked, x, teacher_logits)
+    relative = cfg.agreement == "relative"
+    teacher_adv_logits = _logits_under_probe_attack(ctx, ctx.teacher, x, teacher_logits) if relative else None
     layers = max(1, ctx.bn_stats.layers)
     return Probe(teacher_logits, student_adv_logits, ctx.dist.mean,
-                 None if distance is None else distance.detach() / layers,
-                 _teacher_under_attack(ctx, x, teacher_logits) if cfg.agreement == "relative" else None)
+                 None if distance is None else distance.detach() / layers, teacher_adv_logits)
 
 
-def _teacher_under_attack(ctx: StepContext, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """T(x_adv) where x_adv is the probe's attack aimed at the teacher itself: the agreement the
-    teacher keeps is the ceiling ``distill.agreement: relative`` measures the student against."""
+def _logits_under_probe_attack(ctx: StepContext, model, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """``model``'s logits on x moved by the probe's PGD against ``model`` itself (away from the
+    teacher's soft labels): the student's robust agreement, and with ``distill.agreement: relative``
+    the teacher's own, the ceiling the student is measured against."""
     cfg = ctx.cfg
     with autocast(ctx.device, cfg.precision):
-        x_adv = pgd(ctx.teacher, x, torch.softmax(teacher_logits, 1), eps=cfg.eps,
-                    step_size=cfg.attack_step_size, steps=cfg.attack_steps,
-                    loss_fn=kl_to_soft_target, generator=ctx.rng)
+        x_adv = pgd(model, x, torch.softmax(teacher_logits, 1), eps=cfg.eps, step_size=cfg.attack_step_size,
+                    steps=cfg.attack_steps, loss_fn=kl_to_soft_target, generator=ctx.rng)
         with torch.no_grad():
-            return ctx.teacher(x_adv).float()
+            return model(x_adv).float()
 
 
 def _fgsm_step(ctx: StepContext, student: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
