@@ -8,8 +8,9 @@ Runs, each with the preset's budget (configs/cifar10_cpu.yaml) unless its name s
 ``teacher`` (ResNet-20, fast AT; shared), ``dfard-s{0,1,2}`` and ``combo-s{0,1,2}`` (ResNet-8,
 data-free), ``withdata-s0`` (the same distillation on the real train images: the upper bound),
 ``at-s0`` (ResNet-8 adversarially trained on train, no teacher, the teacher's recipe),
-``dfard4x-s0`` (4x the distill epochs), ``dfardrel-s0`` (ITA and AGB read the agreement relative to
-the teacher's own: ``distill.agreement: relative``; not in the default list), ``int8-s0`` (dfard-s0
+``dfard4x-s0`` (4x the distill epochs), and, not in the default list, ``combo4x-s0`` (its combo twin)
+and ``dfardrel-s0`` (ITA and AGB read the agreement relative to the teacher's own:
+``distill.agreement: relative``); ``int8-s0`` (dfard-s0
 exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard suite).
 
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
@@ -69,11 +70,11 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     kind, _, student = kind.partition("@")
     args = ["distill", "--config", str(variant_config(kind, work)), "--teacher", str(work / "teacher.pt"),
             "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
-    if kind == "combo":
+    if kind.removesuffix("4x") == "combo":
         args += ["--method", "combo"]
     if kind == "withdata":
         args += ["--data", data]
-    if kind == "dfard4x":
+    if kind.endswith("4x"):
         args += ["--epochs", str(4 * preset("distill", "epochs"))]
     if (work / name / "checkpoints" / "last.pt").is_file():
         args.append("--resume")
@@ -355,8 +356,9 @@ def report() -> str:
               "combo": "combo (fixed tau, fixed weights), data-free",
               "withdata": "upper bound: the same, on real train images",
               "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs",
+              "combo4x": "combo, 4x the distill epochs",
               "dfardrel": "dfard, agreement relative to the teacher's own (`distill.agreement: relative`)"}
-    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "dfardrel",
+    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardrel",
                   *sorted(g for g in groups if "@" in g)):
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
@@ -416,6 +418,9 @@ def report() -> str:
         if paired:
             lines += ["", "AutoAttack per image, dfard against combo of the same seed on the same images:", "",
                       *paired]
+        paired = paired_lines(attacked(groups.get("dfard4x")), attacked(groups.get("combo4x")))
+        if paired:
+            lines += ["", "The same at 4x the distill epochs:", "", *paired]
     machines = sorted({describe(r["machine"]).split(", 20")[0].removeprefix("Machine: ") for r in results.values()})
     lines += ["", "Machines: " + "; ".join(machines), ""]
     text = "\n".join(lines)
