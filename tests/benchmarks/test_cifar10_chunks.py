@@ -1,23 +1,11 @@
 """benchmarks/cifar10.py's AutoAttack chunks are class-balanced, so the chunks done so far are a
 stratified subset of the class-sorted subset they come from."""
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("cifar10_benchmark", ROOT / "benchmarks" / "cifar10.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_round_robin_chunks_are_class_balanced_and_cover_every_image_once():
-    bench = load_benchmark()
+def test_round_robin_chunks_are_class_balanced_and_cover_every_image_once(cifar10_bench):
+    bench = cifar10_bench
     y = torch.tensor([0] * 30 + [1] * 30 + [2] * 30 + [3] * 10)  # class-sorted, one class short
     order = bench.round_robin(y)
     assert sorted(order) == list(range(len(y)))
@@ -27,10 +15,10 @@ def test_round_robin_chunks_are_class_balanced_and_cover_every_image_once():
     assert [later.count(c) for c in range(4)] == [10, 10, 10, 0]
 
 
-def test_paired_comparison_reads_the_verdicts_back_and_tests_the_discordant_images():
+def test_paired_comparison_reads_the_verdicts_back_and_tests_the_discordant_images(cifar10_bench):
     import numpy as np
 
-    bench = load_benchmark()
+    bench = cifar10_bench
     a = [True] * 12 + [False] * 3 + [True, False] * 5
     b = [True] * 12 + [True] * 3 + [False, False] * 5
     packed = {"autoattack_robust": np.packbits(np.array(a)).tobytes().hex(), "autoattack_n": len(a)}

@@ -1,7 +1,6 @@
 """benchmarks/cifar10.py turns a run's name into its distill command: method, seed, budget, data,
 student, and --resume only where a checkpoint waits."""
 
-import importlib.util
 from pathlib import Path
 
 import yaml
@@ -9,19 +8,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("cifar10_benchmark", ROOT / "benchmarks" / "cifar10.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def option(args: list[str], name: str) -> str | None:
     return args[args.index(name) + 1] if name in args else None
 
 
-def test_run_names_pick_method_seed_budget_and_data(tmp_path):
-    bench = load_benchmark()
+def test_run_names_pick_method_seed_budget_and_data(tmp_path, cifar10_bench):
+    bench = cifar10_bench
     epochs = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())["distill"]["epochs"]
     data = "folder:/somewhere"
     dfard = bench.distill_args("dfard-s2", tmp_path, data)
