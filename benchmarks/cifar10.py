@@ -302,18 +302,19 @@ def mcnemar(a: list[bool], b: list[bool]) -> tuple[int, int, float]:
 
 
 def paired_lines(dfard: list[dict], combo: list[dict]) -> list[str]:
-    """Per seed, dfard against combo on the same AutoAttack images, and all seeds' discordant images
-    pooled (a sign test that treats each seed's images as further pairs)."""
+    """Per seed, dfard against combo on the same AutoAttack images (the images both have so far), and
+    all seeds' discordant images pooled (a sign test that treats each seed's images as further pairs)."""
     by_seed = {r["name"].rsplit("-s", 1)[1]: r for r in combo if "autoattack_robust" in r}
     lines, pooled = [], [0, 0]
     for d in dfard:
         seed = d["name"].rsplit("-s", 1)[1]
         c = by_seed.get(seed)
-        if "autoattack_robust" not in d or c is None or c["autoattack_n"] != d["autoattack_n"]:
+        if "autoattack_robust" not in d or c is None:
             continue
-        only_d, only_c, p = mcnemar(robust_verdicts(d), robust_verdicts(c))
+        n = min(d["autoattack_n"], c["autoattack_n"])  # a partial evaluation's chunks are the full one's first
+        only_d, only_c, p = mcnemar(robust_verdicts(d)[:n], robust_verdicts(c)[:n])
         pooled[0], pooled[1] = pooled[0] + only_d, pooled[1] + only_c
-        lines.append(f"- seed {seed}, {d['autoattack_n']} images: {only_d} only dfard holds, {only_c} only combo "
+        lines.append(f"- seed {seed}, {n} images: {only_d} only dfard holds, {only_c} only combo "
                      f"holds (exact McNemar p = {p:.2f})")
     if len(lines) > 1:
         lines.append(f"- all {len(lines)} seeds pooled: {pooled[0]} vs {pooled[1]} (sign test p = "

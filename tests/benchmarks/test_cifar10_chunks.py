@@ -33,3 +33,6 @@ def test_paired_comparison_reads_the_verdicts_back_and_tests_the_discordant_imag
     d1, c1 = {**d, "name": "dfard-s1"}, {**c, "name": "combo-s1"}
     assert bench.paired_lines([d, d1], [c, c1])[-1].startswith("- all 2 seeds pooled: 10 vs 6")
     assert bench.paired_lines([d], [{**c, "name": "combo-s1"}]) == []  # only the same seed pairs up
+    partial = {**c, "autoattack_robust": np.packbits(np.array(b[:12])).tobytes().hex(), "autoattack_n": 12}
+    (line,) = bench.paired_lines([d], [partial])  # still attacking: compared on the images both have
+    assert line.startswith("- seed 0, 12 images: 0 only dfard holds, 0 only combo holds")
