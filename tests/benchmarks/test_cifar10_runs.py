@@ -48,4 +48,8 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
     lines = cifar10_bench.ablation_lines({"dfard": [base], "dfardnobank": [nobank]})
     row = next(line for line in lines if "dfardnobank-s0" in line)
     assert "| -0.7 |" in row and "20.0 min" in row and "24.3%" in row
+    seed1 = {"name": "dfardnobank-s1", "clean": 0.4, "pgd20": 0.26, "train_seconds": None}
+    lines = cifar10_bench.ablation_lines({"dfard": [base, {**base, "name": "dfard-s1", "pgd20": 0.255}],
+                                          "dfardnobank": [nobank, seed1]})
+    assert "| +0.5 |" in next(line for line in lines if "dfardnobank-s1" in line)  # against dfard-s1, not -s0
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
