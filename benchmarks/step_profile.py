@@ -13,12 +13,15 @@ full memory bank of the configs' size, whose teacher logits are kept since 2026-
 (distill.cuda_graphs off: the student step's PGD launched op by op instead of replayed from a CUDA
 graph; on a CPU the same as ``default``), ``cuda_graphs`` (on; the default since 2026-11-28, so
 results of that date and earlier compare ``default``, then graphs off, with ``cuda_graphs``) and
-``no_bank`` (no memory bank: the whole batch fresh, the teacher run on all of it). FLOPs of a
+``no_bank`` (no memory bank: the whole batch fresh, the teacher run on all of it) and ``attack_1``
+(the student's attack cut to one step of 10/255, FGSM with a random start). FLOPs of a
 graphed step are counted on its eager twin. The first H200 run (step_profile_h200.md) also measured
 fused optimizers and cuDNN autotuning; neither helped, and both were removed.
 
-Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8) and the paper-scale
-wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), each in fp32 and bf16.
+Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8), the paper-scale
+wrn_34_10 teacher with resnet18 and mobilenet_v2 students (3x32x32), and ``cifar10-cpu``, the CIFAR-10
+CPU preset's resnet20 -> resnet8 with its batch and step settings read from configs/cifar10_cpu.yaml;
+each in fp32 and bf16.
 Writes benchmarks/results/step_profile[_quick].{json,md} unless --json names the file.
 """
 
@@ -49,6 +52,22 @@ PAIRS = {
 }
 
 
+def _preset_pair(path: Path) -> dict:
+    """The pair of a CPU preset, read from its config (one source for its models and step settings);
+    its own batch on a CPU, where the paper-scale pairs are cut to 16."""
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    d = config["distill"]
+    return {"teacher": config["teacher"]["arch"], "student": d["student"], "shape": (3, 32, 32),
+            "batch": d["batch_size"], "eps": d["eps"], "step": d["attack_step_size"], "attack_steps": d["attack_steps"],
+            "bank": d["memory_bank_batches"], "cpu_batch": True,
+            "config": {k: d[k] for k in ("nz", "ngf", "student_optimizer")}}
+
+
+PAIRS["cifar10-cpu"] = _preset_pair(HERE.parent / "configs" / "cifar10_cpu.yaml")  # resnet20 -> resnet8
+
+
 VARIANTS = {
     "default": {},
     "no_fold": {"fold_batchnorm": False},
@@ -56,6 +75,7 @@ VARIANTS = {
     "cuda_graphs": {"cuda_graphs": True},  # the default since 2026-11-28; kept so earlier results' commands run
     "eager_pgd": {"cuda_graphs": False},
     "no_bank": {"memory_bank_batches": 0},  # every student step's batch fresh: the teacher runs on all of it
+    "attack_1": {"attack_steps": 1, "attack_step_size": 10 / 255},  # the student's PGD cut to one step (FGSM-RS)
 }
 
 
@@ -77,10 +97,9 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     torch.manual_seed(0)
     teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval().to(device)
     student = create_model(pair["student"], in_chans=c, image_size=h)
-    options = {"memory_bank_batches": pair["bank"], **options}  # the configs' bank, full
-    cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision,
-                        eps=pair["eps"], attack_step_size=pair["step"], attack_steps=pair["attack_steps"],
-                        device=device.type, **options)
+    options = {"memory_bank_batches": pair["bank"], "eps": pair["eps"], "attack_step_size": pair["step"],
+               "attack_steps": pair["attack_steps"], **pair.get("config", {}), **options}  # the configs' bank, full
+    cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, device=device.type, **options)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], device, DistContext(), 0, Path("/dev/null"),
                              "profile", progress=False)
     ctx = trainer.ctx
@@ -267,7 +286,7 @@ def main() -> None:
     for name in pairs:
         pair = PAIRS[name]
         batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or name == "digits"
-                               else 16)
+                               or pair.get("cpu_batch") else 16)
         steps = args.steps or (3 if args.quick else 20 if device.type == "cuda" else 5)
         for precision in args.precisions:
             for repeat in range(args.repeat):

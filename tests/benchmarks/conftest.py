@@ -8,10 +8,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cifar10_bench():
-    """benchmarks/cifar10.py as a module."""
-    spec = importlib.util.spec_from_file_location("cifar10_benchmark", ROOT / "benchmarks" / "cifar10.py")
+def load_script(name: str):
+    """benchmarks/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def cifar10_bench():
+    """benchmarks/cifar10.py as a module."""
+    return load_script("cifar10")
+
+
+@pytest.fixture
+def step_profile_bench():
+    """benchmarks/step_profile.py as a module."""
+    return load_script("step_profile")
