@@ -302,6 +302,11 @@ def robust_verdicts(result: dict) -> list[bool]:
     return np.unpackbits(packed)[:result["autoattack_n"]].astype(bool).tolist()
 
 
+def seed_of(result: dict) -> str:
+    """The seed in a result's run name: ``"2"`` for ``dfard-s2``."""
+    return result["name"].rsplit("-s", 1)[1]
+
+
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided exact binomial p-value of ``wins`` against ``losses`` at 1/2 (ties left out)."""
     n = wins + losses
@@ -319,10 +324,10 @@ def mcnemar(a: list[bool], b: list[bool]) -> tuple[int, int, float]:
 def paired_lines(dfard: list[dict], combo: list[dict]) -> list[str]:
     """Per seed, dfard against combo on the same AutoAttack images (the images both have so far), and
     all seeds' discordant images pooled (a sign test that treats each seed's images as further pairs)."""
-    by_seed = {r["name"].rsplit("-s", 1)[1]: r for r in combo if "autoattack_robust" in r}
+    by_seed = {seed_of(r): r for r in combo if "autoattack_robust" in r}
     lines, pooled = [], [0, 0]
     for d in dfard:
-        seed = d["name"].rsplit("-s", 1)[1]
+        seed = seed_of(d)
         c = by_seed.get(seed)
         if "autoattack_robust" not in d or c is None:
             continue
@@ -347,9 +352,8 @@ def _autoattack(rows: list[dict]) -> str:
 def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
     """The preset's distill choices changed one at a time (``VARIANTS`` but ``dfardrel``), each against
     ``dfard`` of the same seed and teacher: clean and PGD-20 on all of val, and the distill time."""
-    seed = lambda r: r["name"].rsplit("-s", 1)[1]  # noqa: E731
-    bases = {seed(r): r for r in groups.get("dfard", [])}
-    rows = [(kind, r) for kind in VARIANTS if kind != "dfardrel" for r in groups.get(kind, []) if seed(r) in bases]
+    bases = {seed_of(r): r for r in groups.get("dfard", [])}
+    rows = [(kind, r) for kind in VARIANTS if kind != "dfardrel" for r in groups.get(kind, []) if seed_of(r) in bases]
     if not rows:
         return []
     spread = (f"; the {len(bases)} seeds of dfard: PGD-20 {_mean(list(bases.values()), 'pgd20')}"
@@ -358,13 +362,13 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
                  f"images{spread})", "",
              "| changed | run | clean | PGD-20 | PGD-20 minus dfard of its seed | distill time |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for s in sorted({seed(r) for _, r in rows}):
+    for s in sorted({seed_of(r) for _, r in rows}):
         lines.append(f"| nothing: the preset | {bases[s]['name']} | {bases[s]['clean']:.1%} | {bases[s]['pgd20']:.1%} "
                      "| | see `cifar10_preset.md` |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") else "not recorded"
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
-                     f"{(r['pgd20'] - bases[seed(r)]['pgd20']) * 100:+.1f} | {minutes} |")
+                     f"{(r['pgd20'] - bases[seed_of(r)]['pgd20']) * 100:+.1f} | {minutes} |")
     return lines
 
 

@@ -44,7 +44,7 @@ from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: 
 
 PAIRS = {
     "digits": {"teacher": "digits_cnn_teacher", "student": "digits_cnn_student", "shape": (1, 8, 8), "batch": 128,
-               "eps": 0.1, "step": 0.03, "attack_steps": 5, "bank": 40},
+               "eps": 0.1, "step": 0.03, "attack_steps": 5, "bank": 40, "cpu_batch": True},
     "wrn34-10->resnet18": {"teacher": "wrn_34_10", "student": "resnet18", "shape": (3, 32, 32), "batch": 256,
                            "eps": 8 / 255, "step": 2 / 255, "attack_steps": 10, "bank": 50},
     "wrn34-10->mobilenet_v2": {"teacher": "wrn_34_10", "student": "mobilenet_v2", "shape": (3, 32, 32),
@@ -97,8 +97,9 @@ def profile_pair(name: str, pair: dict, device, precision: str, batch: int, step
     torch.manual_seed(0)
     teacher = create_model(pair["teacher"], in_chans=c, image_size=h).eval().to(device)
     student = create_model(pair["student"], in_chans=c, image_size=h)
-    options = {"memory_bank_batches": pair["bank"], "eps": pair["eps"], "attack_step_size": pair["step"],
-               "attack_steps": pair["attack_steps"], **pair.get("config", {}), **options}  # the configs' bank, full
+    options = {"memory_bank_batches": pair["bank"],  # the configs' bank, full
+               "eps": pair["eps"], "attack_step_size": pair["step"], "attack_steps": pair["attack_steps"],
+               **pair.get("config", {}), **options}  # a variant overrides the pair's settings
     cfg = DistillConfig(batch_size=batch, probe_size=batch, precision=precision, device=device.type, **options)
     trainer = DistillTrainer(cfg, teacher, student, 10, pair["shape"], device, DistContext(), 0, Path("/dev/null"),
                              "profile", progress=False)
@@ -285,8 +286,8 @@ def main() -> None:
         result["note"] = earlier["note"]  # what a reader must know about the file, kept on --append
     for name in pairs:
         pair = PAIRS[name]
-        batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or name == "digits"
-                               or pair.get("cpu_batch") else 16)
+        batch = args.batch or (16 if args.quick else pair["batch"] if device.type == "cuda" or pair.get("cpu_batch")
+                               else 16)
         steps = args.steps or (3 if args.quick else 20 if device.type == "cuda" else 5)
         for precision in args.precisions:
             for repeat in range(args.repeat):
