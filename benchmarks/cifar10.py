@@ -14,7 +14,9 @@ and ``dfardrel-s0`` (ITA and AGB read the agreement relative to the teacher's ow
 exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard suite). The preset's
 distill choices one at a time, not in the default list and best run with ``--aa-n 0`` (``VARIANTS``):
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
-``dfardgen6-s0`` (3x the generator steps), ``dfardb64-s0`` (batch 64 for twice the epochs).
+``dfardgen6-s0`` (3x the generator steps), ``dfardb64-s0`` (batch 64 for twice the epochs), and
+``combob64-s0``, its combo twin. Each run records where its distill time went: ``metrics.jsonl``'s
+``phase_seconds`` (probe, generator, student steps, checkpoints), summed per run in the report.
 
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
@@ -73,7 +75,7 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     kind, _, student = kind.partition("@")
     args = ["distill", "--config", str(variant_config(kind, work)), "--teacher", str(work / "teacher.pt"),
             "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
-    if kind.removesuffix("4x") == "combo":
+    if kind.startswith("combo"):
         args += ["--method", "combo"]
     if kind == "withdata":
         args += ["--data", data]
@@ -93,6 +95,7 @@ VARIANTS = {
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
     "dfardgen6": ({"generator_steps": 6}, "6 generator steps per 25 student steps (3x)"),
     "dfardb64": ({"batch_size": 64, "epochs": 120}, "batch 64 for 120 epochs (the same images, twice the steps)"),
+    "combob64": ({"batch_size": 64, "epochs": 120}, "combo, batch 64 for 120 epochs"),
 }
 
 
@@ -255,6 +258,26 @@ def int8_run(work: Path, data: str) -> dict:
     return out
 
 
+def distill_phases(run_dir: Path) -> dict | None:
+    """Where a distill run's time went, from its ``metrics.jsonl`` (a CPU run made since the trainer
+    records ``phase_seconds``; None otherwise): seconds by phase over all epochs (checkpoint: every save
+    but the last), the run's wall seconds, and its student and generator step counts."""
+    import yaml
+
+    metrics = run_dir / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+    if not records or any("phase_seconds" not in r for r in records):
+        return None
+    seconds: dict[str, float] = {}
+    for record in records:
+        for phase, value in record["phase_seconds"].items():
+            seconds[phase] = seconds.get(phase, 0.0) + value
+    steps = yaml.safe_load((run_dir / "config.resolved.yaml").read_text())["distill"]
+    return {"seconds": seconds, "wall": records[-1]["wall_time"],
+            "student_steps": steps["student_steps"] * len(records),
+            "generator_steps": steps["generator_steps"] * len(records)}
+
+
 def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None = None) -> None:
     """Train (unless done), then clean and PGD-20 on val, then AutoAttack on ``aa_n`` images; a result
     that exists is skipped, or only its AutoAttack part is added when it has fewer images than asked."""
@@ -274,6 +297,9 @@ def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None =
             model, seconds = train(name, work, data)
             result = {"name": name, "train_seconds": seconds, **evaluate(model, data),
                       "autoattack": None, "autoattack_clean": None, "autoattack_n": 0}
+            phases = distill_phases(work / name)
+            if phases:
+                result["distill_phases"] = phases
         result.update(seconds=time.perf_counter() - started, machine=machine_info(), command=command_line())
         write_json_atomic(target, result)
     if aa_n and name != "int8-s0":
@@ -350,10 +376,12 @@ def _autoattack(rows: list[dict]) -> str:
 
 
 def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
-    """The preset's distill choices changed one at a time (``VARIANTS`` but ``dfardrel``), each against
-    ``dfard`` of the same seed and teacher: clean and PGD-20 on all of val, and the distill time."""
+    """The preset's distill choices changed one at a time (the dfard kinds of ``VARIANTS`` but
+    ``dfardrel``), each against ``dfard`` of the same seed and teacher: clean and PGD-20 on all of val,
+    and the distill time."""
     bases = {seed_of(r): r for r in groups.get("dfard", [])}
-    rows = [(kind, r) for kind in VARIANTS if kind != "dfardrel" for r in groups.get(kind, []) if seed_of(r) in bases]
+    kinds = [kind for kind in VARIANTS if kind.startswith("dfard") and kind != "dfardrel"]
+    rows = [(kind, r) for kind in kinds for r in groups.get(kind, []) if seed_of(r) in bases]
     if not rows:
         return []
     spread = (f"; the {len(bases)} seeds of dfard: PGD-20 {_mean(list(bases.values()), 'pgd20')}"
@@ -369,6 +397,26 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
         minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") else "not recorded"
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
                      f"{(r['pgd20'] - bases[seed_of(r)]['pgd20']) * 100:+.1f} | {minutes} |")
+    return lines
+
+
+def phase_lines(results: dict[str, dict]) -> list[str]:
+    """Where each run's distill time went, for the runs that recorded it: seconds per student and per
+    generator step, and each phase's share of the distill's wall time (other: logging, the progress
+    line, the epoch's bookkeeping)."""
+    timed = [r for r in results.values() if r.get("distill_phases")]
+    if not timed:
+        return []
+    lines = ["", "## Where the distill time went (the trainer's own clock, summed over the run's epochs)", "",
+             "| run | distill wall | student step | generator step | student | generator | probe | checkpoints | "
+             "other |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in timed:
+        p, wall = r["distill_phases"], r["distill_phases"]["wall"]
+        s = {k: p["seconds"].get(k, 0.0) for k in ("student", "generator", "probe", "checkpoint")}
+        per_generator = f"{s['generator'] / p['generator_steps']:.2f} s" if p["generator_steps"] else "none"
+        shares = " | ".join(f"{v / wall:.0%}" for v in (*s.values(), wall - sum(s.values())))
+        lines.append(f"| {r['name']} | {wall / 60:.1f} min | {s['student'] / p['student_steps']:.2f} s | "
+                     f"{per_generator} | {shares} |")
     return lines
 
 
@@ -400,9 +448,10 @@ def report() -> str:
               "combo": "combo (fixed tau, fixed weights), data-free",
               "withdata": "upper bound: the same, on real train images",
               "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs",
-              "combo4x": "combo, 4x the distill epochs",
-              "dfardrel": VARIANTS["dfardrel"][1]}
-    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardrel",
+              "combo4x": "combo, 4x the distill epochs", "dfardb64": "dfard, batch 64 for 120 epochs",
+              "combob64": VARIANTS["combob64"][1], "dfardrel": VARIANTS["dfardrel"][1]}
+    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardb64", "combob64",
+                  "dfardrel",
                   *sorted(g for g in groups if "@" in g)):
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
@@ -412,6 +461,7 @@ def report() -> str:
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
                          f"{_mean(rows, 'pgd20')} | {_autoattack(rows)} | {trained} |")
     lines += ablation_lines(groups)
+    lines += phase_lines(results)
     if "int8-s0" in results:
         r = results["int8-s0"]
         lines += ["", "ONNX Runtime (CPU), dfard-s0, verify's standard suite on 1,000 stratified val images "
@@ -466,6 +516,9 @@ def report() -> str:
         paired = paired_lines(attacked(groups.get("dfard4x")), attacked(groups.get("combo4x")))
         if paired:
             lines += ["", "The same at 4x the distill epochs:", "", *paired]
+        paired = paired_lines(attacked(groups.get("dfardb64")), attacked(groups.get("combob64")))
+        if paired:
+            lines += ["", "The same at batch 64 for 120 epochs:", "", *paired]
     machines = sorted({describe(r["machine"]).split(", 20")[0].removeprefix("Machine: ") for r in results.values()})
     lines += ["", "Machines: " + "; ".join(machines), ""]
     text = "\n".join(lines)

@@ -63,6 +63,7 @@ class LoopState:
     accum: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     accum_health: dict = field(default_factory=dict)  # the epoch's probe: see Probe.health
+    phase_seconds: dict = field(default_factory=dict)  # CPU only: where the epoch's time went, by phase
 
 
 # With several ranks, whether a timed save is due is agreed by an all-reduce, which waits for the
@@ -141,7 +142,7 @@ class DistillTrainer:
             "loop": {"epoch": s.epoch, "step": s.step, "tau": s.tau, "agreement": s.agreement,
                      "teacher_agreement": s.teacher_agreement, "elapsed": s.elapsed, "accum": s.accum,
                      "history": s.history,
-                     "accum_health": s.accum_health},
+                     "accum_health": s.accum_health, "phase_seconds": s.phase_seconds},
             "student": c.student.state_dict(), "generator": c.generator.state_dict(),
             "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
             "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
@@ -221,11 +222,11 @@ class DistillTrainer:
         bar = progress_bar(self.progress, total=total, initial=s.epoch * steps_per_epoch + s.step, desc="distill",
                            unit="step", dynamic_ncols=True)
         epoch_started = time.monotonic()
-        last_save, started = time.monotonic(), time.monotonic() - s.elapsed
+        last_save, self._started = time.monotonic(), time.monotonic() - s.elapsed
         try:
             while s.epoch < cfg.epochs:
                 self._run_step(s, steps_per_epoch)
-                s.elapsed = time.monotonic() - started
+                s.elapsed = time.monotonic() - self._started
                 bar.update(1)
                 if s.step == 0:  # an epoch just ended
                     beta = getattr(self.balance, "beta", None)
@@ -239,10 +240,10 @@ class DistillTrainer:
                              f"{'-' if distance is None else f'{distance:.3f}'}, "
                              f"{steps_per_epoch / seconds:.1f} steps/s")
                     epoch_started = time.monotonic()
-                    self.save()
+                    self._timed("checkpoint", self.save)
                     last_save = time.monotonic()
                 elif self._save_due(last_save, s.step):
-                    self.save()
+                    self._timed("checkpoint", self.save)
                     last_save = time.monotonic()
         except KeyboardInterrupt:
             bar.close()
@@ -277,7 +278,26 @@ class DistillTrainer:
             for averaged, live in zip(self.student_ema.buffers(), self.ctx.student.buffers(), strict=True):
                 averaged.copy_(live)
 
+    def _timed(self, phase: str, work: Callable[[], object]) -> None:
+        """Runs ``work``, adding its seconds to the epoch's ``phase``. Only on the CPU, where a step's
+        work is done when its call returns: on a GPU the host would time kernel launches, not work."""
+        if self.device.type != "cpu":
+            work()
+            return
+        started = time.perf_counter()
+        work()
+        seconds = self.state.phase_seconds
+        seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - started
+
     def _run_step(self, s: LoopState, steps_per_epoch: int) -> None:
+        phase = "probe" if s.step == 0 else "generator" if s.step <= self.cfg.generator_steps else "student"
+        self._timed(phase, lambda: self._step(s))
+        s.step += 1
+        if s.step == steps_per_epoch:
+            self._read_pending()
+            self._end_epoch(s)
+
+    def _step(self, s: LoopState) -> None:
         cfg, c = self.cfg, self.ctx
         where = f"epoch {s.epoch + 1}, step {s.step}"
         if s.step == 0:
@@ -301,10 +321,6 @@ class DistillTrainer:
             loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1])
             self.pending.add(loss, f"{where}, student loss '{cfg.student_loss}'")
             self._update_ema()
-        s.step += 1
-        if s.step == steps_per_epoch:
-            self._read_pending()
-            self._end_epoch(s)
 
     def _read_pending(self) -> None:
         """Reads and checks the student losses queued since the last read (pending_losses.py)."""
@@ -314,6 +330,7 @@ class DistillTrainer:
 
     def _end_epoch(self, s: LoopState) -> None:
         a = s.accum
+        s.elapsed = time.monotonic() - self._started  # the epoch's last step included
         record = {
             "epoch": s.epoch + 1,
             "tau": s.tau,
@@ -326,7 +343,10 @@ class DistillTrainer:
             "health": s.accum_health,
             "lr_student": self.opt_student.param_groups[0]["lr"],
             "wall_time": s.elapsed,
+            # seconds by phase (CPU only); "checkpoint" counts the saves since the previous record
+            **({"phase_seconds": {k: round(v, 3) for k, v in s.phase_seconds.items()}} if s.phase_seconds else {}),
         }
+        s.phase_seconds = {}
         s.history.append(record)
         self.schedule.step()
         s.epoch, s.step = s.epoch + 1, 0

@@ -1,6 +1,7 @@
 """benchmarks/cifar10.py turns a run's name into its distill command: method, seed, budget, data,
 student, and --resume only where a checkpoint waits."""
 
+import json
 from pathlib import Path
 
 import yaml
@@ -53,3 +54,29 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
                                           "dfardnobank": [nobank, seed1]})
     assert "| +0.5 |" in next(line for line in lines if "dfardnobank-s1" in line)  # against dfard-s1, not -s0
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
+
+
+def test_combo_b64_is_combo_at_the_b64_settings(tmp_path, cifar10_bench):
+    args = cifar10_bench.distill_args("combob64-s1", tmp_path, "folder:/somewhere")
+    assert option(args, "--method") == "combo" and option(args, "--seed") == "1"
+    config = yaml.safe_load(Path(option(args, "--config")).read_text())["distill"]
+    assert (config["batch_size"], config["epochs"]) == (64, 120)
+    assert "--method" not in cifar10_bench.distill_args("dfardb64-s1", tmp_path, "x")
+
+
+def test_where_the_distill_time_went_is_summed_from_the_run_folder(tmp_path, cifar10_bench):
+    run = tmp_path / "dfardb64-s0"
+    run.mkdir()
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump({"distill": {"student_steps": 25, "generator_steps": 2}}))
+    epochs = [{"epoch": 1, "wall_time": 10.0, "phase_seconds": {"probe": 1.0, "generator": 2.0, "student": 6.0}},
+              {"epoch": 2, "wall_time": 20.0,
+               "phase_seconds": {"probe": 1.0, "generator": 2.0, "student": 4.0, "checkpoint": 1.0}}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
+    phases = cifar10_bench.distill_phases(run)
+    assert phases == {"seconds": {"probe": 2.0, "generator": 4.0, "student": 10.0, "checkpoint": 1.0}, "wall": 20.0,
+                      "student_steps": 50, "generator_steps": 4}
+    row = cifar10_bench.phase_lines({"dfardb64-s0": {"name": "dfardb64-s0", "distill_phases": phases}})[-1]
+    # 0.20 s per student step, 1.00 per generator step; shares 50/20/10/5 % and 15 % outside the phases
+    assert row == "| dfardb64-s0 | 0.3 min | 0.20 s | 1.00 s | 50% | 20% | 10% | 5% | 15% |"
+    (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "wall_time": 1.0}) + "\n")  # a run from before
+    assert cifar10_bench.distill_phases(run) is None and cifar10_bench.phase_lines({"x": {"name": "x"}}) == []

@@ -46,6 +46,11 @@ def test_writes_the_run_folder(tmp_path, teacher_path, capsys):
         assert 1.0 <= record["tau"] <= 10.0
         assert set(record["weights"]) == {"adv", "bn", "oh", "ent"}
         assert 0.0 <= record["robust_agreement"] <= 1.0 and record["wall_time"] > 0
+    # where each epoch's time went, on the CPU: every phase timed, and together no more than the epoch
+    first, second = lines
+    assert {"probe", "generator", "student"} <= set(first["phase_seconds"])
+    assert set(second["phase_seconds"]) == {"probe", "generator", "student", "checkpoint"}  # epoch 1's save
+    assert 0 < sum(second["phase_seconds"].values()) <= second["wall_time"] - first["wall_time"] + 1e-3
     student = load_teacher(out.student)  # a student checkpoint loads like any project model
     assert student.contract.shape == (1, 8, 8) and student.eps == 0.1
     resolved = load_yaml(tmp_path / "runs" / "run" / "config.resolved.yaml", PipelineConfig)
