@@ -259,6 +259,15 @@ def _summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path)
              f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
              f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
              f"probe {state.agreement:.1%} -> {out_dir}"]
+    phases: dict[str, float] = {}
+    for record in state.history:  # CPU runs: where each epoch's time went (trainer.py, phase_seconds)
+        for phase, seconds in record.get("phase_seconds", {}).items():
+            phases[phase] = phases.get(phase, 0.0) + seconds
+    if phases and state.elapsed > 0:
+        names = {"student": "student steps", "generator": "generator steps", "probe": "probe (ITA, AGB)",
+                 "checkpoint": "checkpoints"}
+        lines.append("time by phase: " + ", ".join(f"{name} {phases.get(key, 0.0) / state.elapsed:.0%}"
+                                                   for key, name in names.items()))
     if "eval_digits_test" in final:
         e = final["eval_digits_test"]
         lines.append(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"

@@ -51,6 +51,7 @@ def test_writes_the_run_folder(tmp_path, teacher_path, capsys):
     assert {"probe", "generator", "student"} <= set(first["phase_seconds"])
     assert set(second["phase_seconds"]) == {"probe", "generator", "student", "checkpoint"}  # epoch 1's save
     assert 0 < sum(second["phase_seconds"].values()) <= second["wall_time"] - first["wall_time"] + 1e-3
+    assert any(line.startswith("time by phase: student steps ") for line in out.summary)
     student = load_teacher(out.student)  # a student checkpoint loads like any project model
     assert student.contract.shape == (1, 8, 8) and student.eps == 0.1
     resolved = load_yaml(tmp_path / "runs" / "run" / "config.resolved.yaml", PipelineConfig)
