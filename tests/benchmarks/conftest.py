@@ -26,3 +26,9 @@ def cifar10_bench():
 def step_profile_bench():
     """benchmarks/step_profile.py as a module."""
     return load_script("step_profile")
+
+
+@pytest.fixture
+def distill_phases_bench():
+    """benchmarks/distill_phases.py as a module."""
+    return load_script("distill_phases")

@@ -1,0 +1,31 @@
+"""benchmarks/distill_phases.py times a variant's epochs on the real loop and scales them to its run."""
+
+import statistics
+
+import pytest
+import yaml
+
+from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
+
+TINY = {"epochs": 60, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16, "attack_steps": 2,
+        "memory_bank_batches": 2, "nz": 8, "ngf": 8, "checkpoint_minutes": 2.0}
+
+
+def test_a_variant_is_timed_phase_by_phase_and_scaled_to_its_own_epochs(tmp_path, digits_teacher, distill_phases_bench):
+    bench = distill_phases_bench
+    bench.PRESET = tmp_path / "preset.yaml"
+    bench.PRESET.write_text(yaml.safe_dump({"distill": TINY}))  # the digits default, cut small
+    teacher = write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
+    epochs = bench.time_variant("dfardb64", teacher, epochs=3, seed=0)
+    assert len(epochs) == 2  # the first epoch is the warm-up
+    for epoch in epochs:
+        assert {"probe", "generator", "student"} <= set(epoch) and epoch["seconds"] > 0
+    row = bench.summarise("dfardb64", epochs)
+    assert (row["batch"], row["epochs_full"]) == (64, 120)  # the variant's settings, not the preset's
+    assert row["student_step"] == pytest.approx(statistics.median(e["student"] for e in epochs) / 3)
+    assert row["full_distill_minutes"] == pytest.approx(row["epoch_seconds"] * 120 / 60)
+    assert bench.summarise("preset", epochs)["epochs_full"] == 60
+    text = bench.markdown([row], {"command": "c", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2,
+                                                               "torch": "t", "date": "d"},
+                                  "note": "n", "epochs": 3, "repeat": 1})
+    assert "| batch 64 for 120 epochs" in text and "(120) |" in text
