@@ -56,13 +56,16 @@ def time_variant(kind: str, teacher: Path, epochs: int, seed: int) -> list[dict]
     return [{"seconds": b - a, **r["phase_seconds"]} for a, b, r in zip(walls, walls[1:], records[1:], strict=False)]
 
 
-def summarise(kind: str, epochs: list[dict]) -> dict:
-    """Medians of a variant's timed epochs: per epoch, per student and per generator step, and the
-    full distill at the variant's own epoch count."""
+def summarise(kind: str, runs: list[list[dict]]) -> dict:
+    """Medians of a variant's timed epochs (``runs``: each run's epochs): per epoch, per student and per
+    generator step, the full distill at the variant's own epoch count, and each run's own median
+    epoch (the machine's speed drifts between runs: their spread is the measurement's noise)."""
     d = variant_config(kind).distill
+    epochs = [e for run in runs for e in run]
     median = {key: statistics.median(e.get(key, 0.0) for e in epochs) for key in ("seconds", *PHASES)}
     return {"variant": kind, "label": "the preset" if kind == "preset" else VARIANTS[kind][1],
             "batch": d.batch_size, "epochs_timed": len(epochs), "epoch_seconds": median["seconds"],
+            "epoch_seconds_by_run": [statistics.median(e["seconds"] for e in run) for run in runs],
             "student_step": median["student"] / d.student_steps,
             "generator_step": median["generator"] / d.generator_steps if d.generator_steps else None,
             "phase_seconds": {k: median[k] for k in PHASES},
@@ -70,20 +73,36 @@ def summarise(kind: str, epochs: list[dict]) -> dict:
             "full_distill_minutes": median["seconds"] * d.epochs / 60, "epochs_full": d.epochs}
 
 
+def ratio_lines(rows: list[dict]) -> list[str]:
+    """Each variant's full distill over the preset's, run by run: repeat k of both ran minutes apart."""
+    base = next((r for r in rows if r["variant"] == "preset"), None)
+    if base is None:
+        return []
+    lines = []
+    for r in rows:
+        if r is not base:
+            ratios = [v * r["epochs_full"] / (b * base["epochs_full"])
+                      for v, b in zip(r["epoch_seconds_by_run"], base["epoch_seconds_by_run"], strict=True)]
+            lines.append(f"- {r['label']}: " + ", ".join(f"{x:.2f}x" for x in ratios))
+    return ["", "Full distill against the preset's, repeat by repeat (each repeat ran every variant in turn):",
+            "", *lines] if lines else []
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Where a distill epoch's time goes (the CIFAR-10 CPU preset, the real training loop)", "",
              f"Command: `{meta['command']}`  ", describe(meta["machine"]), "", f"Meanwhile: {meta['note']}", "",
-             "| variant | batch | epoch | student step | generator step | probe | checkpoints | other | "
-             "full distill (epochs) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| variant | batch | epoch | epoch, each run | student step | generator step | probe | checkpoints | "
+             "other | full distill (epochs) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         p = r["phase_seconds"]
         generator = "none" if r["generator_step"] is None else f"{r['generator_step']:.2f} s"
-        lines.append(f"| {r['label']} | {r['batch']} | {r['epoch_seconds']:.2f} s | {r['student_step']:.3f} s | "
-                     f"{generator} | {p['probe']:.2f} s | {p['checkpoint']:.2f} s | {r['other_seconds']:.2f} s | "
-                     f"{r['full_distill_minutes']:.1f} min ({r['epochs_full']}) |")
+        each = " / ".join(f"{s:.1f}" for s in r["epoch_seconds_by_run"])
+        lines.append(f"| {r['label']} | {r['batch']} | {r['epoch_seconds']:.2f} s | {each} s | "
+                     f"{r['student_step']:.3f} s | {generator} | {p['probe']:.2f} s | {p['checkpoint']:.2f} s | "
+                     f"{r['other_seconds']:.2f} s | {r['full_distill_minutes']:.1f} min ({r['epochs_full']}) |")
     lines += ["", f"Medians over {meta['epochs'] - 1} timed epochs of each of {meta['repeat']} runs per variant "
               "(the first epoch of each run left out), variants interleaved; probe and checkpoints per epoch, "
-              "other = the epoch minus its phases.", ""]
+              "other = the epoch minus its phases.", *ratio_lines(rows), ""]
     return "\n".join(lines)
 
 
@@ -102,12 +121,12 @@ def main() -> None:
     PRESET = args.preset.resolve()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is a warm-up")
-    timed: dict[str, list[dict]] = {kind: [] for kind in args.variants}
+    timed: dict[str, list[list[dict]]] = {kind: [] for kind in args.variants}
     for repeat in range(args.repeat):
         for kind in args.variants:
             print(f"distill_phases: {kind}, run {repeat + 1}/{args.repeat}", file=sys.stderr, flush=True)
-            timed[kind] += time_variant(kind, args.teacher, args.epochs, seed=repeat)
-    rows = [summarise(kind, epochs) for kind, epochs in timed.items()]
+            timed[kind].append(time_variant(kind, args.teacher, args.epochs, seed=repeat))
+    rows = [summarise(kind, runs) for kind, runs in timed.items()]
     meta = {"command": command_line(), "machine": machine_info(), "note": args.note or "not stated",
             "epochs": args.epochs, "repeat": args.repeat}
     write_json_atomic(args.json, {**meta, "rows": rows, "epochs_raw": timed})

@@ -20,12 +20,18 @@ def test_a_variant_is_timed_phase_by_phase_and_scaled_to_its_own_epochs(tmp_path
     assert len(epochs) == 2  # the first epoch is the warm-up
     for epoch in epochs:
         assert {"probe", "generator", "student"} <= set(epoch) and epoch["seconds"] > 0
-    row = bench.summarise("dfardb64", epochs)
+    row = bench.summarise("dfardb64", [epochs])
     assert (row["batch"], row["epochs_full"]) == (64, 120)  # the variant's settings, not the preset's
     assert row["student_step"] == pytest.approx(statistics.median(e["student"] for e in epochs) / 3)
     assert row["full_distill_minutes"] == pytest.approx(row["epoch_seconds"] * 120 / 60)
-    assert bench.summarise("preset", epochs)["epochs_full"] == 60
-    text = bench.markdown([row], {"command": "c", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2,
+    preset = bench.summarise("preset", [epochs[:1], epochs[1:]])
+    assert preset["epochs_full"] == 60 and preset["epoch_seconds_by_run"] == [e["seconds"] for e in epochs]
+    # b64 runs 120 epochs to the preset's 60: its full distill, run by run, over the preset's
+    b64 = {**row, "epoch_seconds_by_run": [1.0, 2.0]}
+    ratios = bench.ratio_lines([preset, b64])[-1]
+    assert ratios == (f"- batch 64 for 120 epochs (the same images, twice the steps): {2 / epochs[0]['seconds']:.2f}x, "
+                      f"{4 / epochs[1]['seconds']:.2f}x")
+    text = bench.markdown([preset, b64], {"command": "c", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2,
                                                                "torch": "t", "date": "d"},
                                   "note": "n", "epochs": 3, "repeat": 1})
     assert "| batch 64 for 120 epochs" in text and "(120) |" in text
