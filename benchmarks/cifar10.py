@@ -15,8 +15,9 @@ exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard su
 distill choices one at a time, not in the default list and best run with ``--aa-n 0`` (``VARIANTS``):
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
 ``dfardgen6-s0`` (3x the generator steps), ``dfardb64-s0`` (batch 64 for twice the epochs), and
-``combob64-s0``, its combo twin. Each run records where its distill time went: ``metrics.jsonl``'s
-``phase_seconds`` (probe, generator, student steps, checkpoints), summed per run in the report.
+``combob64-s0`` and ``withdatab64-s0``, its combo and with-data twins. Each run records where its
+distill time went: ``metrics.jsonl``'s ``phase_seconds`` (probe, generator, student steps,
+checkpoints), summed per run in the report.
 
 Every model is measured on ``val`` (data the training never saw): clean and PGD-20 on all of it,
 AutoAttack standard (pyautoattack) on a seeded class-stratified subset (``--aa-n``, 1000).
@@ -77,7 +78,7 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
             "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
     if kind.startswith("combo"):
         args += ["--method", "combo"]
-    if kind == "withdata":
+    if kind.startswith("withdata"):
         args += ["--data", data]
     if kind.endswith("4x"):
         args += ["--epochs", str(4 * preset("distill", "epochs"))]
@@ -96,6 +97,7 @@ VARIANTS = {
     "dfardgen6": ({"generator_steps": 6}, "6 generator steps per 25 student steps (3x)"),
     "dfardb64": ({"batch_size": 64, "epochs": 120}, "batch 64 for 120 epochs (the same images, twice the steps)"),
     "combob64": ({"batch_size": 64, "epochs": 120}, "combo, batch 64 for 120 epochs"),
+    "withdatab64": ({"batch_size": 64, "epochs": 120}, "upper bound with data, batch 64 for 120 epochs"),
 }
 
 
@@ -449,9 +451,10 @@ def report() -> str:
               "withdata": "upper bound: the same, on real train images",
               "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs",
               "combo4x": "combo, 4x the distill epochs", "dfardb64": "dfard, batch 64 for 120 epochs",
-              "combob64": VARIANTS["combob64"][1], "dfardrel": VARIANTS["dfardrel"][1]}
+              "combob64": VARIANTS["combob64"][1], "withdatab64": VARIANTS["withdatab64"][1],
+              "dfardrel": VARIANTS["dfardrel"][1]}
     for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardb64", "combob64",
-                  "dfardrel",
+                  "withdatab64", "dfardrel",
                   *sorted(g for g in groups if "@" in g)):
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)

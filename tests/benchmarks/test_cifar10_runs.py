@@ -56,12 +56,14 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
 
 
-def test_combo_b64_is_combo_at_the_b64_settings(tmp_path, cifar10_bench):
+def test_the_b64_twins_are_combo_and_withdata_at_the_b64_settings(tmp_path, cifar10_bench):
     args = cifar10_bench.distill_args("combob64-s1", tmp_path, "folder:/somewhere")
     assert option(args, "--method") == "combo" and option(args, "--seed") == "1"
     config = yaml.safe_load(Path(option(args, "--config")).read_text())["distill"]
     assert (config["batch_size"], config["epochs"]) == (64, 120)
     assert "--method" not in cifar10_bench.distill_args("dfardb64-s1", tmp_path, "x")
+    withdata = cifar10_bench.distill_args("withdatab64-s0", tmp_path, "folder:/somewhere")
+    assert option(withdata, "--data") == "folder:/somewhere" and "--method" not in withdata
 
 
 def test_where_the_distill_time_went_is_summed_from_the_run_folder(tmp_path, cifar10_bench):
