@@ -81,6 +81,7 @@ class DistillTrainer:
         self.cfg, self.dist, self.device = cfg, dist, device
         self.checkpoint_path, self.fingerprint = checkpoint_path, fingerprint
         self.progress, self.on_epoch = progress and dist.is_main, on_epoch
+        self._started = time.monotonic()  # the run's clock origin, less any elapsed time resumed (fit)
         method = METHODS.get(cfg.method)
         self.temperature_rule = TEMPERATURE_RULES.get(method.temperature_rule(cfg))
         if feature_stats is None:  # the caller may already have tapped (and for TorchScript, converted) it
