@@ -266,14 +266,13 @@ def distill_phases(run_dir: Path) -> dict | None:
     but the last), the run's wall seconds, and its student and generator step counts."""
     import yaml
 
+    from dfard_pipeline.distill.phases import phase_totals
+
     metrics = run_dir / "metrics.jsonl"
     records = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
-    if not records or any("phase_seconds" not in r for r in records):
+    seconds = phase_totals(records)
+    if seconds is None:
         return None
-    seconds: dict[str, float] = {}
-    for record in records:
-        for phase, value in record["phase_seconds"].items():
-            seconds[phase] = seconds.get(phase, 0.0) + value
     steps = yaml.safe_load((run_dir / "config.resolved.yaml").read_text())["distill"]
     return {"seconds": seconds, "wall": records[-1]["wall_time"],
             "student_steps": steps["student_steps"] * len(records),
@@ -406,6 +405,8 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
     """Where each run's distill time went, for the runs that recorded it: seconds per student and per
     generator step, and each phase's share of the distill's wall time (other: logging, the progress
     line, the epoch's bookkeeping)."""
+    from dfard_pipeline.distill.phases import PHASES
+
     timed = [r for r in results.values() if r.get("distill_phases")]
     if not timed:
         return []
@@ -414,7 +415,7 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
              "other |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in timed:
         p, wall = r["distill_phases"], r["distill_phases"]["wall"]
-        s = {k: p["seconds"].get(k, 0.0) for k in ("student", "generator", "probe", "checkpoint")}
+        s = {k: p["seconds"].get(k, 0.0) for k in PHASES}
         per_generator = f"{s['generator'] / p['generator_steps']:.2f} s" if p["generator_steps"] else "none"
         shares = " | ".join(f"{v / wall:.0%}" for v in (*s.values(), wall - sum(s.values())))
         lines.append(f"| {r['name']} | {wall / 60:.1f} min | {s['student'] / p['student_steps']:.2f} s | "

@@ -30,8 +30,8 @@ from cifar10 import VARIANTS  # noqa: E402
 from machine import command_line, describe, machine_info  # noqa: E402
 
 from dfard_pipeline.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+from dfard_pipeline.distill.phases import PHASES  # noqa: E402
 
-PHASES = ("student", "generator", "probe", "checkpoint")
 PRESET = cifar10.PRESET  # configs/cifar10_cpu.yaml unless --preset
 
 

@@ -27,6 +27,7 @@ from dfard_pipeline.device import (
     set_deterministic,
 )
 from dfard_pipeline.distill.distributed import init_distributed, shutdown_distributed
+from dfard_pipeline.distill.phases import PHASES, phase_totals
 from dfard_pipeline.distill.teacher_stats import announce_priors, feature_statistics, health_warning
 from dfard_pipeline.distill.trainer import DistillTrainer, LoopState
 from dfard_pipeline.errors import UsageError, ValidationError
@@ -259,15 +260,10 @@ def _summary(cfg, student, loaded, state: LoopState, final: dict, out_dir: Path)
              f"{loaded.arch or loaded.source_format} teacher: {state.epoch} epochs in "
              f"{state.elapsed:.0f} s, final tau {state.tau:.2f}, robust agreement on synthetic "
              f"probe {state.agreement:.1%} -> {out_dir}"]
-    phases: dict[str, float] = {}
-    for record in state.history:  # CPU runs: where each epoch's time went (trainer.py, phase_seconds)
-        for phase, seconds in record.get("phase_seconds", {}).items():
-            phases[phase] = phases.get(phase, 0.0) + seconds
+    phases = phase_totals(state.history)  # CPU runs: where the distill's time went
     if phases and state.elapsed > 0:
-        names = {"student": "student steps", "generator": "generator steps", "probe": "probe (ITA, AGB)",
-                 "checkpoint": "checkpoints"}
-        lines.append("time by phase: " + ", ".join(f"{name} {phases.get(key, 0.0) / state.elapsed:.0%}"
-                                                   for key, name in names.items()))
+        lines.append("time by phase: " + ", ".join(f"{name} {phases[key] / state.elapsed:.0%}"
+                                                   for key, name in PHASES.items()))
     if "eval_digits_test" in final:
         e = final["eval_digits_test"]
         lines.append(f"digits test ({e['n']} images, eps {e['eps']:g}): clean {e['clean_accuracy']:.2%}"

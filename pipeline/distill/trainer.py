@@ -26,6 +26,7 @@ from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.methods import METHODS
 from dfard_pipeline.distill.pending_losses import PendingLosses
+from dfard_pipeline.distill.phases import step_phase
 from dfard_pipeline.distill.steps import (
     StepContext,
     add_to_bank,
@@ -291,8 +292,7 @@ class DistillTrainer:
         seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - started
 
     def _run_step(self, s: LoopState, steps_per_epoch: int) -> None:
-        phase = "probe" if s.step == 0 else "generator" if s.step <= self.cfg.generator_steps else "student"
-        self._timed(phase, lambda: self._step(s))
+        self._timed(step_phase(s.step, self.cfg.generator_steps), lambda: self._step(s))
         s.step += 1
         if s.step == steps_per_epoch:
             self._read_pending()
