@@ -27,7 +27,10 @@ interrupted distill resumes from its checkpoint, AutoAttack runs in resumable cl
 than ``--aa-n`` (rewritten after every chunk: a partial evaluation is a smaller stratified one, its
 size in ``autoattack_n``; ``--aa-chunks K`` attacks at most K new chunks per run), each result is
 written as it is made (benchmarks/results/cifar10/*.json) and the tables (benchmarks/results/cifar10.md) are rebuilt
-from whatever results exist. Label every number "CIFAR-10 (JPEG copy)".
+from whatever results exist. One table holds one teacher: ``teacher.json`` keeps its weights hash,
+each student result the hash of the teacher it was distilled from; a work folder without the teacher
+(a fresh checkout) trains it again (seeded, so the same weights on the same torch and threads), and
+a teacher with other weights stops the benchmark. Label every number "CIFAR-10 (JPEG copy)".
 """
 
 from __future__ import annotations
@@ -144,6 +147,30 @@ def train(name: str, work: Path, data: str) -> tuple[Path, float | None]:
     # an interrupted distill resumes; its seconds are those of the last part only, so they are not recorded
     cli(*distill_args(name, work, data))
     return path, None
+
+
+def shared_teacher(work: Path, data: str) -> str:
+    """The weights hash of the teacher every student run distils from, trained first where the work
+    folder lacks it (a fresh checkout has none). One table holds one teacher: where ``teacher.json``
+    records another hash the benchmark stops (exit 2) rather than mix teachers; where it records none
+    yet (results made before the hash was kept), this teacher's is recorded."""
+    from dfard_pipeline.artifacts.provenance import weights_sha256
+    from dfard_pipeline.atomic import write_json_atomic
+    from dfard_pipeline.checkpoint import load_teacher
+
+    path, _ = train("teacher", work, data)
+    digest = weights_sha256(load_teacher(path).module)
+    record = RESULTS / "teacher.json"
+    result = json.loads(record.read_text()) if record.is_file() else None
+    if result is not None and result.get("weights_sha256") is None:
+        print(f"cifar10: {record} keeps no weights hash yet; recording {path}'s", file=sys.stderr)
+        write_json_atomic(record, {**result, "weights_sha256": digest})
+    elif result is not None and result["weights_sha256"] != digest:
+        print(f"cifar10: {path} is not the teacher of the results in {RESULTS} (weights sha256 {digest[:12]}, "
+              f"theirs {result['weights_sha256'][:12]}): bring that teacher back, or pass another --results",
+              file=sys.stderr)
+        sys.exit(2)
+    return digest
 
 
 def evaluate(model_path: Path, data: str, seed: int = 0) -> dict:
@@ -293,11 +320,19 @@ def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None =
     if result is None:
         started = time.perf_counter()
         if name == "int8-s0":
-            result = {"name": name, **int8_run(work, data)}
+            result = {"name": name, "teacher_weights_sha256": shared_teacher(work, data), **int8_run(work, data)}
         else:
+            teacher = None if name == "teacher" or name.startswith("at-") else shared_teacher(work, data)
             model, seconds = train(name, work, data)
             result = {"name": name, "train_seconds": seconds, **evaluate(model, data),
                       "autoattack": None, "autoattack_clean": None, "autoattack_n": 0}
+            if name == "teacher":
+                from dfard_pipeline.artifacts.provenance import weights_sha256
+                from dfard_pipeline.checkpoint import load_teacher
+
+                result["weights_sha256"] = weights_sha256(load_teacher(model).module)
+            elif teacher is not None:
+                result["teacher_weights_sha256"] = teacher
             phases = distill_phases(work / name)
             if phases:
                 result["distill_phases"] = phases

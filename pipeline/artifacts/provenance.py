@@ -15,6 +15,16 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def weights_sha256(model) -> str:
+    """A hash of a torch module's weights and buffers alone (names and bytes, in name order): equal for
+    equal weights whatever file or wrapper holds them, unlike ``file_sha256`` of a checkpoint."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def library_versions() -> dict[str, str]:
     import numpy
     import torch

@@ -16,6 +16,7 @@ import torch
 
 from dfard_pipeline.artifacts.generator_file import write_generator
 from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
+from dfard_pipeline.artifacts.provenance import weights_sha256
 from dfard_pipeline.atomic import folder_writable, write_text_atomic
 from dfard_pipeline.checkpoint import load_teacher
 from dfard_pipeline.config import PipelineConfig, to_dict, write_yaml_atomic
@@ -186,7 +187,7 @@ def run_distill(config: PipelineConfig, teacher_path: str, out_dir: Path, *, tru
             # records what it resolved to (precision, precision_choice)
         dist.barrier()
         state = trainer.fit()
-        checksums = dist.gather_objects(_weights_checksum(trainer.final_student))
+        checksums = dist.gather_objects(weights_sha256(trainer.final_student))
         if len(set(checksums)) != 1:
             raise ValidationError(f"distributed ranks ended with different student weights: {checksums}")
         final, summary = {}, ()
@@ -216,14 +217,6 @@ def _real_images(spec: str, contract) -> torch.Tensor:
     if tuple(data.shape) != tuple(contract.shape):
         raise UsageError(f"distill --data {spec}: images are {data.shape}, the teacher takes {contract.shape}")
     return data.x
-
-
-def _weights_checksum(model: torch.nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_path, checksums, teacher_path,

@@ -3,6 +3,7 @@ lacks it (in chunks whose verdicts are kept), and the training time survives a l
 On a tiny slice of the CIFAR-10 JPEG copy and a one-epoch preset; the real benchmark is never a test."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,31 @@ def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_sl
     third = bench(tmp_path, "--aa-n", "12", "--runs", "dfard-s0")
     assert third.returncode == 0 and "dfard-s0: done" in third.stderr
     assert "dfard" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_one_table_holds_one_teacher_across_fresh_checkouts(tmp_path, cifar_jpeg_slice):
+    cifar_jpeg_slice(tmp_path / "c10", "train", 20)
+    cifar_jpeg_slice(tmp_path / "c10", "val", 4)
+    preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
+    preset["teacher"].update(epochs=1, eval_n=20)
+    preset["distill"].update(epochs=1, student_steps=1, generator_steps=1, memory_bank_batches=1)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
+    results = tmp_path / "results"
+
+    first = bench(tmp_path, "--aa-n", "0", "--runs", "teacher", "dfard-s0")
+    assert first.returncode == 0, first.stderr[-2000:]
+    digest = json.loads((results / "teacher.json").read_text())["weights_sha256"]
+    assert json.loads((results / "dfard-s0.json").read_text())["teacher_weights_sha256"] == digest
+
+    shutil.rmtree(tmp_path / "work")  # a fresh checkout: the teacher is trained again, to the same weights
+    second = bench(tmp_path, "--aa-n", "0", "--runs", "combo-s0")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "+ dfard-pipeline teacher" in second.stderr
+    assert json.loads((results / "combo-s0.json").read_text())["teacher_weights_sha256"] == digest
+
+    record = json.loads((results / "teacher.json").read_text())
+    (results / "teacher.json").write_text(json.dumps({**record, "weights_sha256": "0" * 64}))
+    third = bench(tmp_path, "--aa-n", "0", "--runs", "combo-s1")
+    assert third.returncode == 2 and "is not the teacher of the results" in third.stderr
+    assert "Traceback" not in third.stderr and not (results / "combo-s1.json").exists()
