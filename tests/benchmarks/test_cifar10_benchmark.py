@@ -21,14 +21,20 @@ def bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
-def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_slice):
+def tiny_benchmark(tmp_path: Path, cifar_jpeg_slice, **distill) -> None:
+    """A slice of the CIFAR-10 JPEG copy (20 train, 4 val images per class) and the preset cut to
+    one teacher epoch and one distill epoch of ``distill``'s steps."""
     cifar_jpeg_slice(tmp_path / "c10", "train", 20)
     cifar_jpeg_slice(tmp_path / "c10", "val", 4)
     preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
     preset["teacher"].update(epochs=1, eval_n=20)
-    preset["distill"].update(epochs=1, student_steps=2, generator_steps=1, memory_bank_batches=2)
+    preset["distill"].update(epochs=1, **distill)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
+
+
+@pytest.mark.slow
+def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_slice):
+    tiny_benchmark(tmp_path, cifar_jpeg_slice, student_steps=2, generator_steps=1, memory_bank_batches=2)
 
     first = bench(tmp_path, "--aa-n", "0", "--runs", "teacher", "dfard-s0")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -56,12 +62,7 @@ def test_the_benchmark_resumes_and_adds_autoattack_later(tmp_path, cifar_jpeg_sl
 
 @pytest.mark.slow
 def test_one_table_holds_one_teacher_across_fresh_checkouts(tmp_path, cifar_jpeg_slice):
-    cifar_jpeg_slice(tmp_path / "c10", "train", 20)
-    cifar_jpeg_slice(tmp_path / "c10", "val", 4)
-    preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
-    preset["teacher"].update(epochs=1, eval_n=20)
-    preset["distill"].update(epochs=1, student_steps=1, generator_steps=1, memory_bank_batches=1)
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
+    tiny_benchmark(tmp_path, cifar_jpeg_slice, student_steps=1, generator_steps=1, memory_bank_batches=1)
     results = tmp_path / "results"
 
     first = bench(tmp_path, "--aa-n", "0", "--runs", "teacher", "dfard-s0")
