@@ -226,7 +226,8 @@ def _write_outputs(config, trainer, state: LoopState, loaded, out_dir, metrics_p
     generator = trainer.ctx.generator.float().cpu().eval()
     final = {"epochs": state.epoch, "tau": state.tau, "robust_agreement_synthetic": state.agreement,
              "feature_prior": priors, "health": state.history[-1].get("health") if state.history else None,
-             "health_warning": health_warning(state.history),
+             # with data the student never sees the generator's samples: their health is not its concern
+             "health_warning": None if cfg.data is not None else health_warning(state.history),
              "wall_time": state.elapsed, "method": cfg.method, "world_size": len(checksums),
              "rank_weight_sha256": checksums}
     if cfg.eval_data == "digits":

@@ -159,6 +159,20 @@ def test_a_second_distill_into_the_same_folder_is_refused(tmp_path, teacher_path
     assert (out / "student.pt").is_file() and not lock.exists()
 
 
+def test_with_data_the_student_learns_on_the_real_images(tmp_path, teacher_path, monkeypatch):
+    from dfard_pipeline.distill import teacher_stats
+
+    monkeypatch.setattr(teacher_stats, "HEALTH_RATIO_WARNING", -1.0)  # any generator would be warned about
+    plain = run_distill(tiny(), str(teacher_path), tmp_path / "free", quiet=True)
+    assert plain.warnings and "generator's samples stayed far" in plain.warnings[0]
+    out = run_distill(tiny(**{"distill.data": "digits"}), str(teacher_path), tmp_path / "data", quiet=True)
+    assert out.warnings == () and out.final["health_warning"] is None  # the generator's samples went unused
+    records = [json.loads(x) for x in out.metrics.read_text().splitlines()]
+    assert all(r["generator_terms"] == {} for r in records)  # no generator step ran
+    free, real = student_state(tmp_path / "free"), student_state(tmp_path / "data")
+    assert any(not torch.equal(free[k], real[k]) for k in free)  # the student learnt on other images
+
+
 def test_distill_never_reads_a_dataset(tmp_path, teacher_path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("distill read a dataset")
