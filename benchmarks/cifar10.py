@@ -14,8 +14,9 @@ and ``dfardrel-s0`` (ITA and AGB read the agreement relative to the teacher's ow
 exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard suite). The preset's
 distill choices one at a time, not in the default list and best run with ``--aa-n 0`` (``VARIANTS``):
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
-``dfardgen6-s0`` (3x the generator steps), ``dfardb64-s0`` (batch 64 for twice the epochs), and
-``combob64-s0`` and ``withdatab64-s0``, its combo and with-data twins. Each run records where its
+``dfardgen6-s0`` (3x the generator steps), ``dfardb128-s0`` (batch 128 for half the epochs: the
+preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
+``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
 distill time went: ``metrics.jsonl``'s ``phase_seconds`` (probe, generator, student steps,
 checkpoints), summed per run in the report.
 
@@ -98,9 +99,9 @@ VARIANTS = {
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
     "dfardgen6": ({"generator_steps": 6}, "6 generator steps per 25 student steps (3x)"),
-    "dfardb64": ({"batch_size": 64, "epochs": 120}, "batch 64 for 120 epochs (the same images, twice the steps)"),
-    "combob64": ({"batch_size": 64, "epochs": 120}, "combo, batch 64 for 120 epochs"),
-    "withdatab64": ({"batch_size": 64, "epochs": 120}, "upper bound with data, batch 64 for 120 epochs"),
+    "dfardb128": ({"batch_size": 128, "epochs": 60}, "batch 128 for 60 epochs (the same images, half the steps)"),
+    "combob128": ({"batch_size": 128, "epochs": 60}, "combo, batch 128 for 60 epochs"),
+    "withdatab128": ({"batch_size": 128, "epochs": 60}, "upper bound with data, batch 128 for 60 epochs"),
 }
 
 
@@ -149,17 +150,23 @@ def train(name: str, work: Path, data: str) -> tuple[Path, float | None]:
     return path, None
 
 
+def model_weights(path: Path) -> str:
+    """The sha256 of a model file's weights (not of the file: a re-saved checkpoint keeps it)."""
+    from dfard_pipeline.artifacts.provenance import weights_sha256
+    from dfard_pipeline.checkpoint import load_teacher
+
+    return weights_sha256(load_teacher(path).module)
+
+
 def shared_teacher(work: Path, data: str) -> str:
     """The weights hash of the teacher every student run distils from, trained first where the work
     folder lacks it (a fresh checkout has none). One table holds one teacher: where ``teacher.json``
     records another hash the benchmark stops (exit 2) rather than mix teachers; where it records none
     yet (results made before the hash was kept), this teacher's is recorded."""
-    from dfard_pipeline.artifacts.provenance import weights_sha256
     from dfard_pipeline.atomic import write_json_atomic
-    from dfard_pipeline.checkpoint import load_teacher
 
     path, _ = train("teacher", work, data)
-    digest = weights_sha256(load_teacher(path).module)
+    digest = model_weights(path)
     record = RESULTS / "teacher.json"
     result = json.loads(record.read_text()) if record.is_file() else None
     if result is not None and result.get("weights_sha256") is None:
@@ -327,10 +334,7 @@ def run_one(name: str, work: Path, data: str, aa_n: int, aa_chunks: int | None =
             result = {"name": name, "train_seconds": seconds, **evaluate(model, data),
                       "autoattack": None, "autoattack_clean": None, "autoattack_n": 0}
             if name == "teacher":
-                from dfard_pipeline.artifacts.provenance import weights_sha256
-                from dfard_pipeline.checkpoint import load_teacher
-
-                result["weights_sha256"] = weights_sha256(load_teacher(model).module)
+                result["weights_sha256"] = model_weights(model)
             elif teacher is not None:
                 result["teacher_weights_sha256"] = teacher
             phases = distill_phases(work / name)
@@ -428,7 +432,7 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
              "| --- | --- | --- | --- | --- | --- |"]
     for s in sorted({seed_of(r) for _, r in rows}):
         lines.append(f"| nothing: the preset | {bases[s]['name']} | {bases[s]['clean']:.1%} | {bases[s]['pgd20']:.1%} "
-                     "| | see `cifar10_preset.md` |")
+                     f"| | see `{RESULTS.name}_preset.md` |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") else "not recorded"
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
@@ -458,6 +462,14 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def preset_label() -> str:
+    """The preset the table was made with, as the report names it: its path in the repository and
+    its distill batch and epochs (the budget the issue's floors are read at)."""
+    name = PRESET.relative_to(ROOT) if PRESET.is_relative_to(ROOT) else PRESET.name
+    return (f"`{name}` (distill: batch {preset('distill', 'batch_size')}, {preset('distill', 'epochs')} epochs of "
+            f"{preset('distill', 'student_steps')} student steps)")
+
+
 def report() -> str:
     from dfard_pipeline.atomic import write_text_atomic
 
@@ -468,15 +480,15 @@ def report() -> str:
         return text
     lines = ["# CIFAR-10 (JPEG copy): data-free robust distillation on 2 CPU cores", "",
              "Made by `benchmarks/cifar10.py` (each row's command and machine are in "
-             "`benchmarks/results/cifar10/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on train), "
-             "students ResNet-8 (78 k), the budgets of `configs/cifar10_cpu.yaml`; eps 8/255. Clean and PGD-20 on "
+             f"`benchmarks/results/{RESULTS.name}/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on "
+             f"train), students ResNet-8 (78 k), the budgets of {preset_label()}; eps 8/255. Clean and PGD-20 on "
              "the 5,000 val images; AutoAttack standard on a seeded class-stratified subset, n images (it "
              "accumulates in class-balanced chunks (of 100 images unless `--aa-chunk` says otherwise), so an n "
              "below `--aa-n` is a partial, still stratified, "
              "evaluation; \"not run\" where none has run yet). Train time: "
              "wall minutes of the training command as the benchmark ran it (\"not recorded\" for a model trained "
              "before the benchmark kept times, or resumed); the preset's uncontended stage times are in "
-             "`benchmarks/results/cifar10_preset.md`.", "",
+             f"`benchmarks/results/{RESULTS.name}_preset.md`.", "",
              "| model | runs | clean | PGD-20 | AutoAttack | train time |", "| --- | --- | --- | --- | --- | --- |"]
     groups: dict[str, list[dict]] = {}
     for name, result in results.items():
@@ -486,11 +498,11 @@ def report() -> str:
               "combo": "combo (fixed tau, fixed weights), data-free",
               "withdata": "upper bound: the same, on real train images",
               "at": "ResNet-8 adversarially trained, no teacher", "dfard4x": "dfard, 4x the distill epochs",
-              "combo4x": "combo, 4x the distill epochs", "dfardb64": "dfard, batch 64 for 120 epochs",
-              "combob64": VARIANTS["combob64"][1], "withdatab64": VARIANTS["withdatab64"][1],
+              "combo4x": "combo, 4x the distill epochs", "dfardb128": "dfard, batch 128 for 60 epochs",
+              "combob128": VARIANTS["combob128"][1], "withdatab128": VARIANTS["withdatab128"][1],
               "dfardrel": VARIANTS["dfardrel"][1]}
-    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardb64", "combob64",
-                  "withdatab64", "dfardrel",
+    for group in ("teacher", "dfard", "combo", "withdata", "at", "dfard4x", "combo4x", "dfardb128", "combob128",
+                  "withdatab128", "dfardrel",
                   *sorted(g for g in groups if "@" in g)):
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
@@ -555,9 +567,13 @@ def report() -> str:
         paired = paired_lines(attacked(groups.get("dfard4x")), attacked(groups.get("combo4x")))
         if paired:
             lines += ["", "The same at 4x the distill epochs:", "", *paired]
-        paired = paired_lines(attacked(groups.get("dfardb64")), attacked(groups.get("combob64")))
+        paired = paired_lines(attacked(groups.get("dfardb128")), attacked(groups.get("combob128")))
         if paired:
-            lines += ["", "The same at batch 64 for 120 epochs:", "", *paired]
+            lines += ["", "The same at batch 128 for 60 epochs:", "", *paired]
+    renamed = [f"{r['name']} (as {r['renamed_from']})" for r in results.values() if r.get("renamed_from")]
+    if renamed:
+        lines += ["", "Run under another name, as a variant of an earlier preset whose distill settings were then "
+                      "made the preset's (each result's `command` is the one that ran): " + ", ".join(renamed)]
     machines = sorted({describe(r["machine"]).split(", 20")[0].removeprefix("Machine: ") for r in results.values()})
     lines += ["", "Machines: " + "; ".join(machines), ""]
     text = "\n".join(lines)

@@ -4,7 +4,7 @@ repeated, each epoch's ``phase_seconds`` read back from the run (probe, generato
 steps, checkpoints; recorded by the trainer on a CPU).
 
     python benchmarks/distill_phases.py --teacher runs/cifar10_bench/teacher.pt
-    python benchmarks/distill_phases.py --teacher T.pt --variants preset dfardatk1 dfardb64 --epochs 4 --repeat 2
+    python benchmarks/distill_phases.py --teacher T.pt --variants preset dfardatk1 dfardb128 --epochs 4 --repeat 2
 
 No data is read (distill is data-free); the teacher is any checkpoint of the preset's shape, e.g.
 the one benchmarks/cifar10.py trained. The first epoch of every run is a warm-up and left out; each
@@ -110,7 +110,7 @@ def main() -> None:
     global PRESET
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", type=Path, required=True, help="a teacher of the preset's input shape")
-    parser.add_argument("--variants", nargs="+", default=["preset", "dfardatk1", "dfardnobank", "dfardb64"],
+    parser.add_argument("--variants", nargs="+", default=["preset", "dfardatk1", "dfardnobank", "dfardb128"],
                         choices=["preset", *(k for k in VARIANTS if k.startswith("dfard"))])
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run, the first not timed (at least 2)")
     parser.add_argument("--repeat", type=int, default=2)

@@ -56,18 +56,18 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
 
 
-def test_the_b64_twins_are_combo_and_withdata_at_the_b64_settings(tmp_path, cifar10_bench):
-    args = cifar10_bench.distill_args("combob64-s1", tmp_path, "folder:/somewhere")
+def test_the_b128_twins_are_combo_and_withdata_at_the_earlier_presets_settings(tmp_path, cifar10_bench):
+    args = cifar10_bench.distill_args("combob128-s1", tmp_path, "folder:/somewhere")
     assert option(args, "--method") == "combo" and option(args, "--seed") == "1"
     config = yaml.safe_load(Path(option(args, "--config")).read_text())["distill"]
-    assert (config["batch_size"], config["epochs"]) == (64, 120)
-    assert "--method" not in cifar10_bench.distill_args("dfardb64-s1", tmp_path, "x")
-    withdata = cifar10_bench.distill_args("withdatab64-s0", tmp_path, "folder:/somewhere")
+    assert (config["batch_size"], config["epochs"]) == (128, 60)
+    assert "--method" not in cifar10_bench.distill_args("dfardb128-s1", tmp_path, "x")
+    withdata = cifar10_bench.distill_args("withdatab128-s0", tmp_path, "folder:/somewhere")
     assert option(withdata, "--data") == "folder:/somewhere" and "--method" not in withdata
 
 
 def test_where_the_distill_time_went_is_summed_from_the_run_folder(tmp_path, cifar10_bench):
-    run = tmp_path / "dfardb64-s0"
+    run = tmp_path / "dfardb128-s0"
     run.mkdir()
     (run / "config.resolved.yaml").write_text(yaml.safe_dump({"distill": {"student_steps": 25, "generator_steps": 2}}))
     epochs = [{"epoch": 1, "wall_time": 10.0, "phase_seconds": {"probe": 1.0, "generator": 2.0, "student": 6.0}},
@@ -77,8 +77,29 @@ def test_where_the_distill_time_went_is_summed_from_the_run_folder(tmp_path, cif
     phases = cifar10_bench.distill_phases(run)
     assert phases == {"seconds": {"probe": 2.0, "generator": 4.0, "student": 10.0, "checkpoint": 1.0}, "wall": 20.0,
                       "student_steps": 50, "generator_steps": 4}
-    row = cifar10_bench.phase_lines({"dfardb64-s0": {"name": "dfardb64-s0", "distill_phases": phases}})[-1]
+    row = cifar10_bench.phase_lines({"dfardb128-s0": {"name": "dfardb128-s0", "distill_phases": phases}})[-1]
     # 0.20 s per student step, 1.00 per generator step; shares 50/20/10/5 % and 15 % outside the phases
-    assert row == "| dfardb64-s0 | 0.3 min | 0.20 s | 1.00 s | 50% | 20% | 10% | 5% | 15% |"
+    assert row == "| dfardb128-s0 | 0.3 min | 0.20 s | 1.00 s | 50% | 20% | 10% | 5% | 15% |"
     (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "wall_time": 1.0}) + "\n")  # a run from before
     assert cifar10_bench.distill_phases(run) is None and cifar10_bench.phase_lines({"x": {"name": "x"}}) == []
+
+
+def test_a_report_names_the_preset_it_was_made_with_and_its_own_stage_times(tmp_path, cifar10_bench):
+    # an archived table (the earlier preset beside its results) must not claim today's preset
+    cifar10_bench.PRESET = tmp_path / "preset.yaml"
+    cifar10_bench.PRESET.write_text(yaml.safe_dump({"distill": {"batch_size": 128, "epochs": 60, "student_steps": 25}}))
+    cifar10_bench.RESULTS = tmp_path / "cifar10_b128"
+    cifar10_bench.RESULTS.mkdir()
+    machine = {"cpu": "x", "cores": 2, "torch": "t", "torch_threads": 2, "date": "d"}
+    (cifar10_bench.RESULTS / "teacher.json").write_text(json.dumps(
+        {"name": "teacher", "clean": 0.6, "pgd20": 0.3, "n": 5000, "autoattack": None, "autoattack_n": 0,
+         "train_seconds": 60.0, "machine": machine}))
+    text = cifar10_bench.report()
+    assert "the budgets of `preset.yaml` (distill: batch 128, 60 epochs of 25 student steps)" in text
+    assert "`benchmarks/results/cifar10_b128_preset.md`" in text and "cifar10_cpu.yaml" not in text
+    assert "`benchmarks/results/cifar10_b128/<run>.json`" in text and "another name" not in text
+    assert (tmp_path / "cifar10_b128.md").read_text() == text
+    renamed = {"name": "dfard-s0", "renamed_from": "dfardb64-s0", "clean": 0.45, "pgd20": 0.26, "n": 5000,
+               "autoattack": None, "autoattack_n": 0, "train_seconds": 60.0, "machine": machine}
+    (cifar10_bench.RESULTS / "dfard-s0.json").write_text(json.dumps(renamed))
+    assert "dfard-s0 (as dfardb64-s0)" in cifar10_bench.report()

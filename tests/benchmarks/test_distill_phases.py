@@ -7,7 +7,7 @@ import yaml
 
 from dfard_pipeline.artifacts.project_checkpoint import write_checkpoint
 
-TINY = {"epochs": 60, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16, "attack_steps": 2,
+TINY = {"epochs": 120, "generator_steps": 2, "student_steps": 3, "batch_size": 16, "probe_size": 16, "attack_steps": 2,
         "memory_bank_batches": 2, "nz": 8, "ngf": 8, "checkpoint_minutes": 2.0}
 
 
@@ -16,22 +16,22 @@ def test_a_variant_is_timed_phase_by_phase_and_scaled_to_its_own_epochs(tmp_path
     bench.PRESET = tmp_path / "preset.yaml"
     bench.PRESET.write_text(yaml.safe_dump({"distill": TINY}))  # the digits default, cut small
     teacher = write_checkpoint(digits_teacher, tmp_path / "teacher.pt", kind="teacher", eps=0.1)
-    epochs = bench.time_variant("dfardb64", teacher, epochs=3, seed=0)
+    epochs = bench.time_variant("dfardb128", teacher, epochs=3, seed=0)
     assert len(epochs) == 2  # the first epoch is the warm-up
     for epoch in epochs:
         assert {"probe", "generator", "student"} <= set(epoch) and epoch["seconds"] > 0
-    row = bench.summarise("dfardb64", [epochs])
-    assert (row["batch"], row["epochs_full"]) == (64, 120)  # the variant's settings, not the preset's
+    row = bench.summarise("dfardb128", [epochs])
+    assert (row["batch"], row["epochs_full"]) == (128, 60)  # the variant's settings, not the preset's
     assert row["student_step"] == pytest.approx(statistics.median(e["student"] for e in epochs) / 3)
-    assert row["full_distill_minutes"] == pytest.approx(row["epoch_seconds"] * 120 / 60)
+    assert row["full_distill_minutes"] == pytest.approx(row["epoch_seconds"] * 60 / 60)
     preset = bench.summarise("preset", [epochs[:1], epochs[1:]])
-    assert preset["epochs_full"] == 60 and preset["epoch_seconds_by_run"] == [e["seconds"] for e in epochs]
-    # b64 runs 120 epochs to the preset's 60: its full distill, run by run, over the preset's
-    b64 = {**row, "epoch_seconds_by_run": [1.0, 2.0]}
-    ratios = bench.ratio_lines([preset, b64])[-1]
-    assert ratios == (f"- batch 64 for 120 epochs (the same images, twice the steps): {2 / epochs[0]['seconds']:.2f}x, "
-                      f"{4 / epochs[1]['seconds']:.2f}x")
-    text = bench.markdown([preset, b64], {"command": "c", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2,
+    assert preset["epochs_full"] == 120 and preset["epoch_seconds_by_run"] == [e["seconds"] for e in epochs]
+    # b128 runs 60 epochs to the preset's 120: its full distill, run by run, over the preset's
+    b128 = {**row, "epoch_seconds_by_run": [1.0, 2.0]}
+    ratios = bench.ratio_lines([preset, b128])[-1]
+    assert ratios == ("- batch 128 for 60 epochs (the same images, half the steps): "
+                      f"{0.5 / epochs[0]['seconds']:.2f}x, {1 / epochs[1]['seconds']:.2f}x")
+    text = bench.markdown([preset, b128], {"command": "c", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2,
                                                                "torch": "t", "date": "d"},
                                   "note": "n", "epochs": 3, "repeat": 1})
-    assert "| batch 64 for 120 epochs" in text and "(120) |" in text
+    assert "| batch 128 for 60 epochs" in text and "(60) |" in text
