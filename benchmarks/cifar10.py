@@ -14,7 +14,8 @@ and ``dfardrel-s0`` (ITA and AGB read the agreement relative to the teacher's ow
 exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard suite). The preset's
 distill choices one at a time, not in the default list and best run with ``--aa-n 0`` (``VARIANTS``):
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
-``dfardgen6-s0`` (3x the generator steps), ``dfardb128-s0`` (batch 128 for half the epochs: the
+``dfardgen6-s0`` (3x the generator steps), ``dfardouter-s0`` (ITA's tau on both loss terms),
+``dfardb128-s0`` (batch 128 for half the epochs: the
 preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
 distill time went: ``metrics.jsonl``'s ``phase_seconds`` (probe, generator, student steps,
@@ -95,6 +96,8 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
 VARIANTS = {
     "dfardrel": ({"agreement": "relative"},
                  "dfard, agreement relative to the teacher's own (`distill.agreement: relative`)"),
+    "dfardouter": ({"ita_scope": "outer"},
+                   "dfard, ITA's tau on both loss terms (`distill.ita_scope: outer`; the inner attack at tau 1)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
