@@ -15,6 +15,7 @@ exported to ONNX FP32 and INT8 and verified on ONNX Runtime with the standard su
 distill choices one at a time, not in the default list and best run with ``--aa-n 0`` (``VARIANTS``):
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
 ``dfardgen6-s0`` (3x the generator steps), ``dfardouter-s0`` (ITA's tau on both loss terms),
+``dfardard-s0`` (the ARD student loss), ``dfardgenfgsm-s0`` (the generator's ``adv`` term on an FGSM step),
 ``dfardb128-s0`` (batch 128 for half the epochs: the
 preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
@@ -98,6 +99,10 @@ VARIANTS = {
                  "dfard, agreement relative to the teacher's own (`distill.agreement: relative`)"),
     "dfardouter": ({"ita_scope": "outer"},
                    "dfard, ITA's tau on both loss terms (`distill.ita_scope: outer`; the inner attack at tau 1)"),
+    "dfardard": ({"student_loss": "ard"},
+                 "dfard with the ARD student loss (the teacher's argmax as the clean term's and the attack's label)"),
+    "dfardgenfgsm": ({"generator_adv_inputs": "fgsm"},
+                     "dfard, the generator's `adv` term on an FGSM step against the student"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
@@ -468,9 +473,12 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
 def preset_label() -> str:
     """The preset the table was made with, as the report names it: its path in the repository and
     its distill batch and epochs (the budget the issue's floors are read at)."""
+    import yaml
+
     name = PRESET.relative_to(ROOT) if PRESET.is_relative_to(ROOT) else PRESET.name
-    return (f"`{name}` (distill: batch {preset('distill', 'batch_size')}, {preset('distill', 'epochs')} epochs of "
-            f"{preset('distill', 'student_steps')} student steps)")
+    distill = yaml.safe_load(PRESET.read_text())["distill"]
+    return (f"`{name}` (distill: batch {distill['batch_size']}, {distill['epochs']} epochs of "
+            f"{distill['student_steps']} student steps)")
 
 
 def report() -> str:
