@@ -442,10 +442,18 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
         lines.append(f"| nothing: the preset | {bases[s]['name']} | {bases[s]['clean']:.1%} | {bases[s]['pgd20']:.1%} "
                      f"| | see `{RESULTS.name}_preset.md` |")
     for kind, r in rows:
-        minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") else "not recorded"
+        minutes = f"{r['train_seconds'] / 60:.1f} min{on_cores(r)}" if r.get("train_seconds") else "not recorded"
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
                      f"{(r['pgd20'] - bases[seed_of(r)]['pgd20']) * 100:+.1f} | {minutes} |")
     return lines
+
+
+def on_cores(result: dict) -> str:
+    """`` (1 thread of 2 cores)`` where a run trained with fewer threads than the machine has (two runs
+    side by side, one thread each): its times are not the preset's, which has the machine to itself."""
+    machine = result.get("machine") or {}
+    threads, cores = machine.get("torch_threads"), machine.get("cores")
+    return f" ({threads} thread{'s' * (threads != 1)} of {cores} cores)" if threads and cores and threads < cores else ""
 
 
 def phase_lines(results: dict[str, dict]) -> list[str]:
@@ -465,7 +473,7 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
         s = {k: p["seconds"].get(k, 0.0) for k in PHASES}
         per_generator = f"{s['generator'] / p['generator_steps']:.2f} s" if p["generator_steps"] else "none"
         shares = " | ".join(f"{v / wall:.0%}" for v in (*s.values(), wall - sum(s.values())))
-        lines.append(f"| {r['name']} | {wall / 60:.1f} min | {s['student'] / p['student_steps']:.2f} s | "
+        lines.append(f"| {r['name']} | {wall / 60:.1f} min{on_cores(r)} | {s['student'] / p['student_steps']:.2f} s | "
                      f"{per_generator} | {shares} |")
     return lines
 

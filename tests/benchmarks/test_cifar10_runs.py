@@ -56,6 +56,19 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
 
 
+def test_a_run_made_on_fewer_threads_than_cores_says_so_beside_its_times(cifar10_bench):
+    base = {"name": "dfard-s0", "clean": 0.44, "pgd20": 0.25}
+    side_by_side = {"name": "dfardard-s0", "clean": 0.45, "pgd20": 0.26, "train_seconds": 1800,
+                    "machine": {"torch_threads": 1, "cores": 2}}
+    row = next(line for line in cifar10_bench.ablation_lines({"dfard": [base], "dfardard": [side_by_side]})
+               if "dfardard-s0" in line)
+    assert "30.0 min (1 thread of 2 cores)" in row
+    alone = {**side_by_side, "machine": {"torch_threads": 2, "cores": 2}}
+    row = next(line for line in cifar10_bench.ablation_lines({"dfard": [base], "dfardard": [alone]})
+               if "dfardard-s0" in line)
+    assert "| 30.0 min |" in row
+
+
 def test_the_b128_twins_are_combo_and_withdata_at_the_earlier_presets_settings(tmp_path, cifar10_bench):
     args = cifar10_bench.distill_args("combob128-s1", tmp_path, "folder:/somewhere")
     assert option(args, "--method") == "combo" and option(args, "--seed") == "1"
