@@ -140,6 +140,9 @@ class DistillConfig:
     attack_step_size: float = 0.03
     adv_fraction: float = 5.0 / 6.0  # `a` in L_S
     fixed_tau: float = 1.0
+    # the temperature of the adversarial loss term (and no other) where ITA does not set it (`ita_scope:
+    # clean`, and every method without ITA): below 1 it sharpens the teacher's soft labels toward its answer
+    adv_tau: float = 1.0
     tau_max: float = 10.0
     fixed_weights: FixedGeneratorWeights = field(default_factory=FixedGeneratorWeights)
     # the `bn` generator term: "auto" uses it whenever the teacher keeps BatchNorm statistics (any
@@ -172,7 +175,7 @@ class DistillConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "generator_steps", "student_steps", "batch_size", "nz", "ngf",
                      "lr_student", "lr_generator", "eps", "attack_steps", "attack_step_size",
-                     "probe_size", "checkpoint_minutes", "fixed_tau"):
+                     "probe_size", "checkpoint_minutes", "fixed_tau", "adv_tau"):
             _positive(f"distill.{name}", getattr(self, name))
         check_eps("distill.eps", self.eps)
         _check_names(self)

@@ -228,7 +228,7 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
         logits = ctx.student_train(torch.cat([x_adv, x])).float()
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
     loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
-                                 tau_adv=1.0 if cfg.ita_scope == "clean" else tau)
+                                 tau_adv=cfg.adv_tau if cfg.ita_scope == "clean" else tau)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)

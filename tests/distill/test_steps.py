@@ -35,3 +35,18 @@ def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(d
     assert teacher_logits.shape == (8, 10)
     assert torch.equal(teacher_logits[4:], torch.full((4, 10), 7.0))
     assert not torch.equal(teacher_logits[:4], torch.full((4, 10), 7.0))
+
+
+def test_the_adversarial_term_takes_adv_tau_unless_ita_sets_it(digits_trainer, monkeypatch):
+    seen = []
+
+    def record(adv_logits, clean_logits, teacher_logits, tau, adv_fraction, tau_adv=None):
+        seen.append((tau, tau_adv))
+        return adv_logits.sum() * 0 + clean_logits.sum() * 0
+
+    for scope in ("clean", "outer"):
+        trainer = digits_trainer({**TINY, "distill.adv_tau": 0.5, "distill.ita_scope": scope})
+        c = trainer.ctx
+        monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
+        student_step(c, MemoryBank(2), 3.0, trainer.opt_student, trainer.scalers[1])
+    assert seen == [(3.0, 0.5), (3.0, 3.0)]  # clean: ITA's tau on the clean term, adv_tau on the other
