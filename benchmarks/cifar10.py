@@ -16,7 +16,7 @@ distill choices one at a time, not in the default list and best run with ``--aa-
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
 ``dfardgen6-s0`` (3x the generator steps), ``dfardouter-s0`` (ITA's tau on both loss terms),
 ``dfardard-s0`` (the ARD student loss), ``dfardgenfgsm-s0`` (the generator's ``adv`` term on an FGSM step),
-``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5),
+``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5), ``dfardnorm-s0`` (AGB's normalising rule),
 ``dfardb128-s0`` (batch 128 for half the epochs: the
 preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
@@ -106,6 +106,8 @@ VARIANTS = {
                      "dfard, the generator's `adv` term on an FGSM step against the student"),
     "dfardsharp": ({"adv_tau": 0.5},
                    "dfard, the adversarial term's teacher labels sharpened (`distill.adv_tau: 0.5`)"),
+    "dfardnorm": ({"agb_rule": "hardness_information"},
+                  "dfard, AGB normalising each generator term by its running size (`agb_rule: hardness_information`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
