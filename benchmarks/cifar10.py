@@ -458,7 +458,9 @@ def on_cores(result: dict) -> str:
     side by side, one thread each): its times are not the preset's, which has the machine to itself."""
     machine = result.get("machine") or {}
     threads, cores = machine.get("torch_threads"), machine.get("cores")
-    return f" ({threads} thread{'s' * (threads != 1)} of {cores} cores)" if threads and cores and threads < cores else ""
+    if not (threads and cores and threads < cores):
+        return ""
+    return f" ({threads} thread{'s' * (threads != 1)} of {cores} cores)"
 
 
 def phase_lines(results: dict[str, dict]) -> list[str]:
