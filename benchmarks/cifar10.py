@@ -16,7 +16,8 @@ distill choices one at a time, not in the default list and best run with ``--aa-
 ``dfardnobank-s0`` (no memory bank), ``dfardatk1-s0`` / ``dfardatk5-s0`` (a 1- or 5-step attack),
 ``dfardgen6-s0`` (3x the generator steps), ``dfardouter-s0`` (ITA's tau on both loss terms),
 ``dfardard-s0`` (the ARD student loss), ``dfardgenfgsm-s0`` (the generator's ``adv`` term on an FGSM step),
-``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5), ``dfardnorm-s0`` (AGB's normalising rule),
+``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5; ``combosharp-s0`` its combo twin),
+``dfardnorm-s0`` (AGB's normalising rule),
 ``dfardb128-s0`` (batch 128 for half the epochs: the
 preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
@@ -106,6 +107,7 @@ VARIANTS = {
                      "dfard, the generator's `adv` term on an FGSM step against the student"),
     "dfardsharp": ({"adv_tau": 0.5},
                    "dfard, the adversarial term's teacher labels sharpened (`distill.adv_tau: 0.5`)"),
+    "combosharp": ({"adv_tau": 0.5}, "combo, the adversarial term's teacher labels sharpened (`distill.adv_tau: 0.5`)"),
     "dfardnorm": ({"agb_rule": "hardness_information"},
                   "dfard, AGB normalising each generator term by its running size (`agb_rule: hardness_information`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
@@ -429,27 +431,32 @@ def _autoattack(rows: list[dict]) -> str:
 
 
 def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
-    """The preset's distill choices changed one at a time (the dfard kinds of ``VARIANTS`` but
-    ``dfardrel``), each against ``dfard`` of the same seed and teacher: clean and PGD-20 on all of val,
-    and the distill time."""
-    bases = {seed_of(r): r for r in groups.get("dfard", [])}
-    kinds = [kind for kind in VARIANTS if kind.startswith("dfard") and kind != "dfardrel"]
-    rows = [(kind, r) for kind in kinds for r in groups.get(kind, []) if seed_of(r) in bases]
+    """The preset's distill choices changed one at a time (the kinds of ``VARIANTS`` but ``dfardrel``),
+    each against the preset's run of its method (``dfard``, ``combo`` or ``withdata``) with the same
+    seed and teacher: clean and PGD-20 on all of val, and the distill time."""
+    def method(kind: str) -> str:
+        return next(m for m in ("combo", "withdata", "dfard") if kind.startswith(m))
+
+    bases = {(m, seed_of(r)): r for m in ("dfard", "combo", "withdata") for r in groups.get(m, [])}
+    rows = [(kind, r) for kind in VARIANTS if kind != "dfardrel" for r in groups.get(kind, [])
+            if (method(kind), seed_of(r)) in bases]
     if not rows:
         return []
-    spread = (f"; the {len(bases)} seeds of dfard: PGD-20 {_mean(list(bases.values()), 'pgd20')}"
-              if len(bases) > 1 else "")
+    dfards = [r for (m, _), r in bases.items() if m == "dfard"]
+    spread = f"; the {len(dfards)} seeds of dfard: PGD-20 {_mean(dfards, 'pgd20')}" if len(dfards) > 1 else ""
     lines = ["", f"## The preset's distill choices, one at a time (the shared teacher, PGD-20 on all 5,000 val "
                  f"images{spread})", "",
-             "| changed | run | clean | PGD-20 | PGD-20 minus dfard of its seed | distill time |",
+             "| changed | run | clean | PGD-20 | PGD-20 minus the preset's run of its method and seed | distill time |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for s in sorted({seed_of(r) for _, r in rows}):
-        lines.append(f"| nothing: the preset | {bases[s]['name']} | {bases[s]['clean']:.1%} | {bases[s]['pgd20']:.1%} "
+    for key in sorted({(method(kind), seed_of(r)) for kind, r in rows}):
+        base = bases[key]
+        lines.append(f"| nothing: the preset | {base['name']} | {base['clean']:.1%} | {base['pgd20']:.1%} "
                      f"| | see `{RESULTS.name}_preset.md` |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min{on_cores(r)}" if r.get("train_seconds") else "not recorded"
+        base = bases[method(kind), seed_of(r)]
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
-                     f"{(r['pgd20'] - bases[seed_of(r)]['pgd20']) * 100:+.1f} | {minutes} |")
+                     f"{(r['pgd20'] - base['pgd20']) * 100:+.1f} | {minutes} |")
     return lines
 
 

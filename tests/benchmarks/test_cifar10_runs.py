@@ -54,6 +54,11 @@ def test_the_report_sets_each_variant_beside_dfard_s0(cifar10_bench):
                                           "dfardnobank": [nobank, seed1]})
     assert "| +0.5 |" in next(line for line in lines if "dfardnobank-s1" in line)  # against dfard-s1, not -s0
     assert cifar10_bench.ablation_lines({"dfard": [base]}) == []
+    combo = {"name": "combo-s0", "clean": 0.44, "pgd20": 0.262}
+    sharp = {"name": "combosharp-s0", "clean": 0.43, "pgd20": 0.265}
+    lines = cifar10_bench.ablation_lines({"dfard": [base], "combo": [combo], "combosharp": [sharp]})
+    assert "| +0.3 |" in next(line for line in lines if "combosharp-s0" in line)  # against combo-s0, not dfard-s0
+    assert any("| nothing: the preset | combo-s0 |" in line for line in lines)
 
 
 def test_a_run_made_on_fewer_threads_than_cores_says_so_beside_its_times(cifar10_bench):
