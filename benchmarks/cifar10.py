@@ -70,11 +70,16 @@ def cli(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
-def preset(section: str, key: str):
-    """One setting of the preset every run starts from (``--preset``)."""
+def preset_section(section: str) -> dict:
+    """One section of the preset every run starts from (``--preset``)."""
     import yaml
 
-    return yaml.safe_load(PRESET.read_text())[section][key]
+    return yaml.safe_load(PRESET.read_text())[section]
+
+
+def preset(section: str, key: str):
+    """One setting of the preset every run starts from (``--preset``)."""
+    return preset_section(section)[key]
 
 
 def distill_args(name: str, work: Path, data: str) -> list[str]:
@@ -495,10 +500,8 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
 def preset_label() -> str:
     """The preset the table was made with, as the report names it: its path in the repository and
     its distill batch and epochs (the budget the issue's floors are read at)."""
-    import yaml
-
     name = PRESET.relative_to(ROOT) if PRESET.is_relative_to(ROOT) else PRESET.name
-    distill = yaml.safe_load(PRESET.read_text())["distill"]
+    distill = preset_section("distill")
     return (f"`{name}` (distill: batch {distill['batch_size']}, {distill['epochs']} epochs of "
             f"{distill['student_steps']} student steps)")
 
