@@ -82,6 +82,11 @@ def preset(section: str, key: str):
     return preset_section(section)[key]
 
 
+def method_of(kind: str) -> str:
+    """The distill method a run kind belongs to: ``combo`` or ``withdata`` by its prefix, else ``dfard``."""
+    return next((m for m in ("combo", "withdata") if kind.startswith(m)), "dfard")
+
+
 def distill_args(name: str, work: Path, data: str) -> list[str]:
     """The distill command of a student run: method, seed, budget and (after ``@``) another student
     architecture than the preset's, from its name: ``dfard-s0``, ``combo-s1``, ``dfard@mobilenet_v2-s0``."""
@@ -89,9 +94,9 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     kind, _, student = kind.partition("@")
     args = ["distill", "--config", str(variant_config(kind, work)), "--teacher", str(work / "teacher.pt"),
             "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
-    if kind.startswith("combo"):
+    if method_of(kind) == "combo":
         args += ["--method", "combo"]
-    if kind.startswith("withdata"):
+    if method_of(kind) == "withdata":
         args += ["--data", data]
     if kind.endswith("4x"):
         args += ["--epochs", str(4 * preset("distill", "epochs"))]
@@ -439,12 +444,9 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
     """The preset's distill choices changed one at a time (the kinds of ``VARIANTS`` but ``dfardrel``),
     each against the preset's run of its method (``dfard``, ``combo`` or ``withdata``) with the same
     seed and teacher: clean and PGD-20 on all of val, and the distill time."""
-    def method(kind: str) -> str:
-        return next(m for m in ("combo", "withdata", "dfard") if kind.startswith(m))
-
     bases = {(m, seed_of(r)): r for m in ("dfard", "combo", "withdata") for r in groups.get(m, [])}
     rows = [(kind, r) for kind in VARIANTS if kind != "dfardrel" for r in groups.get(kind, [])
-            if (method(kind), seed_of(r)) in bases]
+            if (method_of(kind), seed_of(r)) in bases]
     if not rows:
         return []
     dfards = [r for (m, _), r in bases.items() if m == "dfard"]
@@ -453,13 +455,13 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
                  f"images{spread})", "",
              "| changed | run | clean | PGD-20 | PGD-20 minus the preset's run of its method and seed | distill time |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for key in sorted({(method(kind), seed_of(r)) for kind, r in rows}):
+    for key in sorted({(method_of(kind), seed_of(r)) for kind, r in rows}):
         base = bases[key]
         lines.append(f"| nothing: the preset | {base['name']} | {base['clean']:.1%} | {base['pgd20']:.1%} "
                      f"| | see `{RESULTS.name}_preset.md` |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min{on_cores(r)}" if r.get("train_seconds") else "not recorded"
-        base = bases[method(kind), seed_of(r)]
+        base = bases[method_of(kind), seed_of(r)]
         lines.append(f"| {VARIANTS[kind][1]} | {r['name']} | {r['clean']:.1%} | {r['pgd20']:.1%} | "
                      f"{(r['pgd20'] - base['pgd20']) * 100:+.1f} | {minutes} |")
     return lines

@@ -32,6 +32,13 @@ def test_run_names_pick_method_seed_budget_and_data(tmp_path, cifar10_bench):
     assert bench.distill_args("combo4x-s0", tmp_path, data)[-1] == "--resume"
 
 
+def test_every_variant_belongs_to_the_method_its_name_starts_with(cifar10_bench):
+    methods = {kind: cifar10_bench.method_of(kind) for kind in cifar10_bench.VARIANTS}
+    assert methods["combosharp"] == "combo" and methods["dfardsharp"] == "dfard"
+    assert all(m == next(p for p in ("combo", "withdata", "dfard") if k.startswith(p)) for k, m in methods.items())
+    assert cifar10_bench.method_of("withdatab64") == "withdata" and cifar10_bench.method_of("dfard4x") == "dfard"
+
+
 def test_a_variant_run_distills_the_preset_with_its_settings_changed(tmp_path, cifar10_bench):
     bench = cifar10_bench
     preset = yaml.safe_load((ROOT / "configs" / "cifar10_cpu.yaml").read_text())
