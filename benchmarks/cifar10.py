@@ -17,7 +17,7 @@ distill choices one at a time, not in the default list and best run with ``--aa-
 ``dfardgen6-s0`` (3x the generator steps), ``dfardouter-s0`` (ITA's tau on both loss terms),
 ``dfardard-s0`` (the ARD student loss), ``dfardgenfgsm-s0`` (the generator's ``adv`` term on an FGSM step),
 ``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5; ``combosharp-s0`` its combo twin),
-``dfardnorm-s0`` (AGB's normalising rule),
+``dfardnorm-s0`` (AGB's normalising rule), ``dfardent-s0`` (ITA's entropy-matching rule),
 ``dfardb128-s0`` (batch 128 for half the epochs: the
 preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
@@ -120,6 +120,8 @@ VARIANTS = {
     "combosharp": ({"adv_tau": 0.5}, "combo, the adversarial term's teacher labels sharpened (`distill.adv_tau: 0.5`)"),
     "dfardnorm": ({"agb_rule": "hardness_information"},
                   "dfard, AGB normalising each generator term by its running size (`agb_rule: hardness_information`)"),
+    "dfardent": ({"ita_rule": "entropy_match"},
+                 "dfard, ITA matching the teacher's entropy to the student's under attack (`ita_rule: entropy_match`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
