@@ -548,7 +548,9 @@ def report() -> str:
         rows = groups.get(group)
         if rows:
             seconds = [r["train_seconds"] for r in rows if r.get("train_seconds") is not None]
-            trained = f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "not recorded"
+            marks = {on_cores(r) for r in rows if r.get("train_seconds") is not None}
+            mark = marks.pop() if len(marks) == 1 else " (some on fewer threads than cores)" * any(marks)
+            trained = f"{statistics.mean(seconds) / 60:.0f} min{mark}" if seconds else "not recorded"
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
                          f"{_mean(rows, 'pgd20')} | {_autoattack(rows)} | {trained} |")
     lines += ablation_lines(groups)

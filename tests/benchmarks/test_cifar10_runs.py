@@ -128,3 +128,8 @@ def test_a_report_names_the_preset_it_was_made_with_and_its_own_stage_times(tmp_
                "autoattack": None, "autoattack_n": 0, "train_seconds": 60.0, "machine": machine}
     (cifar10_bench.RESULTS / "dfard-s0.json").write_text(json.dumps(renamed))
     assert "dfard-s0 (as dfardb64-s0)" in cifar10_bench.report()
+    side_by_side = {**renamed, "name": "dfard@resnet20-s0", "machine": {**machine, "torch_threads": 1}}
+    del side_by_side["renamed_from"]
+    (cifar10_bench.RESULTS / "dfard@resnet20-s0.json").write_text(json.dumps(side_by_side))
+    row = next(line for line in cifar10_bench.report().splitlines() if "dfard@resnet20-s0 |" in line)
+    assert row.startswith("| dfard into resnet20, data-free |") and row.endswith("| 1 min (1 thread of 2 cores) |")
