@@ -94,9 +94,10 @@ def distill_args(name: str, work: Path, data: str) -> list[str]:
     kind, _, student = kind.partition("@")
     args = ["distill", "--config", str(variant_config(kind, work)), "--teacher", str(work / "teacher.pt"),
             "--out", str(work / name), "--seed", seed, "--quiet", *(["--student", student] if student else [])]
-    if method_of(kind) == "combo":
+    method = method_of(kind)
+    if method == "combo":
         args += ["--method", "combo"]
-    if method_of(kind) == "withdata":
+    if method == "withdata":
         args += ["--data", data]
     if kind.endswith("4x"):
         args += ["--epochs", str(4 * preset("distill", "epochs"))]
@@ -547,10 +548,11 @@ def report() -> str:
         labels.setdefault(group, f"{group.split('@')[0]} into {group.split('@')[-1]}, data-free")
         rows = groups.get(group)
         if rows:
-            seconds = [r["train_seconds"] for r in rows if r.get("train_seconds") is not None]
-            marks = {on_cores(r) for r in rows if r.get("train_seconds") is not None}
+            timed = [r for r in rows if r.get("train_seconds") is not None]
+            marks = {on_cores(r) for r in timed}
             mark = marks.pop() if len(marks) == 1 else " (some on fewer threads than cores)" * any(marks)
-            trained = f"{statistics.mean(seconds) / 60:.0f} min{mark}" if seconds else "not recorded"
+            trained = (f"{statistics.mean(r['train_seconds'] for r in timed) / 60:.0f} min{mark}" if timed
+                       else "not recorded")
             lines.append(f"| {labels[group]} | {', '.join(r['name'] for r in rows)} | {_mean(rows, 'clean')} | "
                          f"{_mean(rows, 'pgd20')} | {_autoattack(rows)} | {trained} |")
     lines += ablation_lines(groups)

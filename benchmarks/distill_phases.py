@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", type=Path, required=True, help="a teacher of the preset's input shape")
     parser.add_argument("--variants", nargs="+", default=["preset", "dfardatk1", "dfardnobank", "dfardb128"],
-                        choices=["preset", *(k for k in VARIANTS if k.startswith("dfard"))])
+                        choices=["preset", *(k for k in VARIANTS if cifar10.method_of(k) == "dfard")])
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run, the first not timed (at least 2)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--note", default="", help="what else ran on the machine meanwhile")
