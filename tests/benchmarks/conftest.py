@@ -32,3 +32,9 @@ def step_profile_bench():
 def distill_phases_bench():
     """benchmarks/distill_phases.py as a module."""
     return load_script("distill_phases")
+
+
+@pytest.fixture
+def teacher_ceiling_bench():
+    """benchmarks/teacher_ceiling.py as a module."""
+    return load_script("teacher_ceiling")
