@@ -461,7 +461,7 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
     for key in sorted({(method_of(kind), seed_of(r)) for kind, r in rows}):
         base = bases[key]
         lines.append(f"| nothing: the preset | {base['name']} | {base['clean']:.1%} | {base['pgd20']:.1%} "
-                     f"| | see `{RESULTS.name}_preset.md` |")
+                     f"| | {f'see `{stage_times()}`' if stage_times() else 'not timed'} |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min{on_cores(r)}" if r.get("train_seconds") else "not recorded"
         base = bases[method_of(kind), seed_of(r)]
@@ -502,6 +502,13 @@ def phase_lines(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def stage_times() -> str | None:
+    """The file with the table's preset's uncontended stage times (``RESULTS_preset.md`` beside the
+    results, written by ``cifar10_preset.py``), None where that preset was never timed as one run."""
+    name = f"{RESULTS.name}_preset.md"
+    return name if (RESULTS.parent / name).is_file() else None
+
+
 def preset_label() -> str:
     """The preset the table was made with, as the report names it: its path in the repository and
     its distill batch and epochs (the budget the issue's floors are read at)."""
@@ -528,8 +535,9 @@ def report() -> str:
              "below `--aa-n` is a partial, still stratified, "
              "evaluation; \"not run\" where none has run yet). Train time: "
              "wall minutes of the training command as the benchmark ran it (\"not recorded\" for a model trained "
-             "before the benchmark kept times, or resumed); the preset's uncontended stage times are in "
-             f"`benchmarks/results/{RESULTS.name}_preset.md`.", "",
+             "before the benchmark kept times, or resumed); " + (
+                 f"the preset's uncontended stage times are in `benchmarks/results/{stage_times()}`."
+                 if stage_times() else "this preset was never timed as one `run`."), "",
              "| model | runs | clean | PGD-20 | AutoAttack | train time |", "| --- | --- | --- | --- | --- | --- |"]
     groups: dict[str, list[dict]] = {}
     for name, result in results.items():

@@ -119,6 +119,8 @@ def test_a_report_names_the_preset_it_was_made_with_and_its_own_stage_times(tmp_
     (cifar10_bench.RESULTS / "teacher.json").write_text(json.dumps(
         {"name": "teacher", "clean": 0.6, "pgd20": 0.3, "n": 5000, "autoattack": None, "autoattack_n": 0,
          "train_seconds": 60.0, "machine": machine}))
+    assert "this preset was never timed as one `run`." in cifar10_bench.report()
+    (tmp_path / "cifar10_b128_preset.md").write_text("stage times")
     text = cifar10_bench.report()
     assert "the budgets of `preset.yaml` (distill: batch 128, 60 epochs of 25 student steps)" in text
     assert "`benchmarks/results/cifar10_b128_preset.md`" in text and "cifar10_cpu.yaml" not in text
