@@ -458,10 +458,11 @@ def ablation_lines(groups: dict[str, list[dict]]) -> list[str]:
                  f"images{spread})", "",
              "| changed | run | clean | PGD-20 | PGD-20 minus the preset's run of its method and seed | distill time |",
              "| --- | --- | --- | --- | --- | --- |"]
+    times = stage_times()
     for key in sorted({(method_of(kind), seed_of(r)) for kind, r in rows}):
         base = bases[key]
         lines.append(f"| nothing: the preset | {base['name']} | {base['clean']:.1%} | {base['pgd20']:.1%} "
-                     f"| | {f'see `{stage_times()}`' if stage_times() else 'not timed'} |")
+                     f"| | {f'see `{times}`' if times else 'not timed'} |")
     for kind, r in rows:
         minutes = f"{r['train_seconds'] / 60:.1f} min{on_cores(r)}" if r.get("train_seconds") else "not recorded"
         base = bases[method_of(kind), seed_of(r)]
@@ -526,6 +527,7 @@ def report() -> str:
         text = "# CIFAR-10 (JPEG copy)\n\nNo run of `benchmarks/cifar10.py` has finished yet.\n"
         write_text_atomic(RESULTS.with_suffix(".md"), text)
         return text
+    times = stage_times()
     lines = ["# CIFAR-10 (JPEG copy): data-free robust distillation on 2 CPU cores", "",
              "Made by `benchmarks/cifar10.py` (each row's command and machine are in "
              f"`benchmarks/results/{RESULTS.name}/<run>.json`). Teacher ResNet-20 (272 k parameters, fast AT on "
@@ -536,8 +538,8 @@ def report() -> str:
              "evaluation; \"not run\" where none has run yet). Train time: "
              "wall minutes of the training command as the benchmark ran it (\"not recorded\" for a model trained "
              "before the benchmark kept times, or resumed); " + (
-                 f"the preset's uncontended stage times are in `benchmarks/results/{stage_times()}`."
-                 if stage_times() else "this preset was never timed as one `run`."), "",
+                 f"the preset's uncontended stage times are in `benchmarks/results/{times}`."
+                 if times else "this preset was never timed as one `run`."), "",
              "| model | runs | clean | PGD-20 | AutoAttack | train time |", "| --- | --- | --- | --- | --- | --- |"]
     groups: dict[str, list[dict]] = {}
     for name, result in results.items():

@@ -97,8 +97,7 @@ def markdown(results: dict, command: str, machine: dict, steps: int, step_size: 
     for label, run in results.items():
         for inputs in ("generator", "val"):
             r = run[inputs]
-            accuracy = (f"{r['teacher_clean']:.1%} | {r['teacher_attacked']:.1%}" if "teacher_clean" in r
-                        else "| ").strip()
+            accuracy = f"{r['teacher_clean']:.1%} | {r['teacher_attacked']:.1%}" if "teacher_clean" in r else "|"
             lines.append(f"| {label} | {inputs} | {r['n']} | {r['teacher_keeps']:.1%} | {r['student_keeps']:.1%} | "
                          f"{r['student_keeps'] / max(r['teacher_keeps'], 1e-9):.2f} | {r['teacher_confidence']:.2f} "
                          f"| {accuracy} |")

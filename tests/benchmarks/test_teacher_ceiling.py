@@ -1,4 +1,4 @@
-"""benchmarks/teacher_teacher_ceiling_bench.py: the teacher's own robust agreement beside the student's."""
+"""benchmarks/teacher_ceiling.py: the teacher's own robust agreement beside the student's."""
 
 import json
 import shutil
@@ -37,7 +37,7 @@ def test_the_script_writes_both_inputs_of_every_run(teacher_ceiling_bench, digit
     shutil.copytree(digits_run, run)
     write_checkpoint(create_model("digits_cnn_teacher").eval(), tmp_path / "teacher.pt", kind="teacher", eps=0.1)
     out = tmp_path / "ceiling"
-    monkeypatch.setattr(sys, "argv", ["teacher_teacher_ceiling_bench.py", "--data", "digits", "--run", f"tiny:{run}",
+    monkeypatch.setattr(sys, "argv", ["teacher_ceiling.py", "--data", "digits", "--run", f"tiny:{run}",
                                       "--n", "40", "--out", str(out)])
     teacher_ceiling_bench.main()
     result = json.loads(out.with_suffix(".json").read_text())
