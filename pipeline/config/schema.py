@@ -125,6 +125,9 @@ class DistillConfig:
     # what the `adv` term compares: the student on x ("clean", DFAD) or on an FGSM step from x
     # against the student ("fgsm"): mines samples where the student's *robust* answer is wrong
     generator_adv_inputs: Literal["clean", "fgsm"] = "clean"
+    # "flip_crop": every image the generator step and the student step feed the teacher and the student
+    # is flipped and shifted at random first (pipeline/distill/augment.py); "none": used as drawn
+    synthetic_augment: Literal["none", "flip_crop"] = "none"
     epochs: int = 80  # the digits default (configs/digits.yaml states the same: a test holds them equal)
     generator_steps: int = 5  # N_G per epoch
     student_steps: int = 20  # N_S per epoch

@@ -18,6 +18,7 @@ from dfard_pipeline.attacks.losses import kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import autocast, to_device
+from dfard_pipeline.distill.augment import augment
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
@@ -152,7 +153,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     attacked = eval_student(ctx)
     z, targets = sample_latent(cfg.batch_size, cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
     with autocast(ctx.device, cfg.precision), frozen(ctx.student):
-        x = ctx.generator_train(z, targets)
+        x = augment(cfg.synthetic_augment, ctx.generator_train(z, targets), ctx.rng)
         ctx.bn_stats.enabled = ctx.bn_prior
         try:
             teacher_logits = ctx.teacher(x)
@@ -208,11 +209,17 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     cfg = ctx.cfg
     from_bank = cfg.batch_size // 2 if len(bank) else 0
     x = synthesize(ctx, cfg.batch_size - from_bank)
-    teacher_logits = teacher_forward(ctx, x)
-    if from_bank:  # the bank's samples come with the teacher's logits: no second teacher forward on them
-        bank_x, bank_logits = bank.sample(from_bank, ctx.rng)
-        x = torch.cat([x, to_device(bank_x, ctx.device)])
-        teacher_logits = torch.cat([teacher_logits, to_device(bank_logits, ctx.device)])
+    if cfg.synthetic_augment != "none":  # the teacher labels the images the student sees: all of them
+        if from_bank:
+            x = torch.cat([x, to_device(bank.sample(from_bank, ctx.rng)[0], ctx.device)])
+        x = augment(cfg.synthetic_augment, x, ctx.rng)
+        teacher_logits = teacher_forward(ctx, x)
+    else:
+        teacher_logits = teacher_forward(ctx, x)
+        if from_bank:  # the bank's samples come with the teacher's logits: no second teacher forward on them
+            bank_x, bank_logits = bank.sample(from_bank, ctx.rng)
+            x = torch.cat([x, to_device(bank_x, ctx.device)])
+            teacher_logits = torch.cat([teacher_logits, to_device(bank_logits, ctx.device)])
     attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
         inner_tau = tau if cfg.ita_scope == "all" else 1.0

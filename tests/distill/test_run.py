@@ -325,6 +325,15 @@ def test_generator_adv_term_on_fgsm_inputs_runs(tmp_path, teacher_path):
     assert terms["fgsm"] != terms["clean"] and terms["fgsm"] < terms["clean"] < 0.0, terms
 
 
+def test_flip_crop_runs_end_to_end_and_changes_what_the_generator_step_measures(tmp_path, teacher_path):
+    terms = {}
+    for kind in ("none", "flip_crop"):
+        out = run_distill(tiny(**{"distill.synthetic_augment": kind}), str(teacher_path), tmp_path / kind, quiet=True)
+        terms[kind] = json.loads(out.metrics.read_text().splitlines()[0])["generator_terms"]
+        assert out.student.is_file()
+    assert terms["flip_crop"]["oh"] != terms["none"]["oh"], terms  # the teacher saw other images
+
+
 def _tree(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

@@ -50,3 +50,26 @@ def test_the_adversarial_term_takes_adv_tau_unless_ita_sets_it(digits_trainer, m
         monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
         student_step(c, MemoryBank(2), 3.0, trainer.opt_student, trainer.scalers[1])
     assert seen == [(3.0, 0.5), (3.0, 3.0)]  # clean: ITA's tau on the clean term, adv_tau on the other
+
+
+def test_with_flip_crop_the_teacher_labels_the_augmented_batch_bank_half_included(digits_trainer, monkeypatch):
+    trainer = digits_trainer({**TINY, "distill.synthetic_augment": "flip_crop"})
+    c = trainer.ctx
+    bank = MemoryBank(2)
+    bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))  # stored logits of unaugmented images: unused
+    inputs, losses = [], []
+    hook = c.teacher.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
+
+    def record(adv_logits, clean_logits, teacher_logits, *args, **kwargs):
+        losses.append(teacher_logits)
+        return adv_logits.sum() * 0 + clean_logits.sum() * 0
+
+    monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
+    try:
+        student_step(c, bank, 1.0, trainer.opt_student, trainer.scalers[1])
+    finally:
+        hook.remove()
+    (seen,), (teacher_logits,) = inputs, losses
+    assert len(seen) == 8  # one teacher forward, on all of it
+    assert not torch.any(teacher_logits == 7.0)
+    assert torch.allclose(teacher_logits, c.teacher(seen).float())
