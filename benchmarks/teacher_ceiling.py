@@ -40,13 +40,11 @@ def kept(model, x, teacher_logits, *, eps: float, step_size: float, steps: int, 
     argmax; and ``model``'s argmax under that attack."""
     import torch
 
-    from dfard_pipeline.attacks.losses import kl_to_soft_target
-    from dfard_pipeline.attacks.pgd import pgd
+    from dfard_pipeline.attacks.pgd import probe_attack
 
-    x_adv = pgd(model, x, torch.softmax(teacher_logits, 1), eps=eps, step_size=step_size, steps=steps,
-                loss_fn=kl_to_soft_target, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        answer = model(x_adv).argmax(1)
+    logits = probe_attack(model, x, teacher_logits, eps=eps, step_size=step_size, steps=steps,
+                          generator=torch.Generator().manual_seed(seed))
+    answer = logits.argmax(1)
     return answer == teacher_logits.argmax(1), answer
 
 

@@ -34,16 +34,12 @@ def write_generator(generator, teacher_sha256: str | None, path: Path) -> None:
 
 def read_generator(path: Path):
     """The generator saved at ``path``, in eval mode; a ``CheckpointError`` names what is wrong."""
-    from dfard_pipeline.artifacts.torch_files import checked_members, load_error
+    from dfard_pipeline.artifacts.torch_files import load_error, load_plain
     from dfard_pipeline.models.generator import load_generator
 
     if not path.is_file():
         raise CheckpointError(f"generator not found: {path}")
-    checked_members(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable generator checkpoint ({load_error(exc)})") from None
+    payload = load_plain(path, lambda exc: f"{path}: not a readable generator checkpoint ({load_error(exc)})")
     if not isinstance(payload, dict) or payload.get("format") != GENERATOR_FORMAT:
         raise CheckpointError(f"{path} is not a dfard-pipeline generator (expected a distill run's generator.pt)")
     try:

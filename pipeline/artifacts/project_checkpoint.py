@@ -18,9 +18,9 @@ import torch
 from dfard_pipeline.artifacts.provenance import library_versions
 from dfard_pipeline.artifacts.torch_files import (
     archive_kind,
-    checked_members,
     holds_pickled_objects,
     load_error,
+    load_plain,
     plain_state_dict,
 )
 from dfard_pipeline.errors import CheckpointError, DfardError
@@ -129,12 +129,8 @@ def read_checkpoint(path: str | Path, kind: str | None = None) -> ProjectCheckpo
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    checked_members(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path} is not a dfard-pipeline checkpoint: {_what_else(path, exc)}; "
-                              f"expected {WHAT}") from None
+    payload = load_plain(path, lambda exc: f"{path} is not a dfard-pipeline checkpoint: {_what_else(path, exc)}; "
+                                           f"expected {WHAT}")
     if not is_project_checkpoint(payload):
         raise CheckpointError(f"{path} is not a dfard-pipeline checkpoint; expected {WHAT}")
     checkpoint = ProjectCheckpoint.from_payload(payload, path)

@@ -4,7 +4,9 @@ archives (TorchScript, ``torch.export``) a file is, told by its entries without 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,6 +23,17 @@ def checked_members(path: Path, data: bytes | None = None) -> list[str]:
         return check_members(path if data is None else data, single_root=True)
     except ArchiveError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+
+
+def load_plain(path: Path, unreadable: Callable[[Exception], str], map_location: Any = "cpu") -> Any:
+    """What the ``torch.save`` file at ``path`` holds, loaded with ``weights_only=True`` (plain tensors and
+    containers: no code runs) once ``checked_members`` passed; a ``CheckpointError`` with
+    ``unreadable(exc)`` as its message when torch refuses the file (damaged bytes, pickled objects)."""
+    checked_members(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+        raise CheckpointError(unreadable(exc)) from None
 
 
 def archive_kind(path: Path) -> str | None:

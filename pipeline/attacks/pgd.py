@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from dfard_pipeline.attacks.losses import cross_entropy
+from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.device import to_device
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -60,3 +60,15 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, target: 
     x = x.detach()
     x_adv = noisy_start(x, start_noise(x, generator), eps) if random_start else x.clone()
     return pgd_steps(model, x, x_adv, target, eps=eps, step_size=step_size, steps=steps, loss_fn=loss_fn)
+
+
+def probe_attack(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, teacher_logits: torch.Tensor, *,
+                 eps: float, step_size: float, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``model``'s float logits on ``x`` moved by PGD against ``model`` itself, away from the teacher's
+    soft labels (``teacher_logits`` at temperature 1; the RSLAD inner maximisation). Distillation's
+    probe reads the student's robust agreement with the teacher from it (and the teacher's own, its
+    ceiling); ``benchmarks/teacher_ceiling.py`` reads the same on other images."""
+    x_adv = pgd(model, x, torch.softmax(teacher_logits, 1), eps=eps, step_size=step_size, steps=steps,
+                loss_fn=kl_to_soft_target, generator=generator)
+    with torch.no_grad():
+        return model(x_adv).float()

@@ -75,6 +75,9 @@ class TeacherConfig:
     attack_steps: int = 10
     attack_step_size: float = 0.025
     trades_beta: float = 6.0
+    # "flip_crop": each training batch flipped and shifted at random (up to H/8 pixels) before its attack,
+    # as CIFAR adversarial training does (pipeline/data/augment.py); "none": the images as they are
+    augment: Literal["none", "flip_crop"] = "none"
     eval_n: int | None = None  # test images the closing evaluation attacks (a stratified subset; None: all)
     device: Device = "auto"
     precision: Precision = "auto"  # as distill.precision
@@ -126,7 +129,7 @@ class DistillConfig:
     # against the student ("fgsm"): mines samples where the student's *robust* answer is wrong
     generator_adv_inputs: Literal["clean", "fgsm"] = "clean"
     # "flip_crop": every image the generator step and the student step feed the teacher and the student
-    # is flipped and shifted at random first (pipeline/distill/augment.py); "none": used as drawn
+    # is flipped and shifted at random first (pipeline/data/augment.py); "none": used as drawn
     synthetic_augment: Literal["none", "flip_crop"] = "none"
     epochs: int = 80  # the digits default (configs/digits.yaml states the same: a test holds them equal)
     generator_steps: int = 5  # N_G per epoch

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
-from dfard_pipeline.attacks.losses import kl_to_soft_target
-from dfard_pipeline.attacks.pgd import pgd
+from dfard_pipeline.attacks.pgd import pgd, probe_attack
 from dfard_pipeline.config.schema import DistillConfig
+from dfard_pipeline.data.augment import augment
 from dfard_pipeline.device import autocast, to_device
-from dfard_pipeline.distill.augment import augment
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.generator_loss import HARDNESS_TERMS, generator_terms
 from dfard_pipeline.distill.memory_bank import MemoryBank
@@ -126,15 +125,13 @@ def run_probe(ctx: StepContext) -> Probe:
 
 
 def _logits_under_probe_attack(ctx: StepContext, model, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """``model``'s logits on x moved by the probe's PGD against ``model`` itself (away from the
-    teacher's soft labels): the student's robust agreement, and with ``distill.agreement: relative``
-    the teacher's own, the ceiling the student is measured against."""
+    """``model``'s logits under the probe's attack (``attacks.pgd.probe_attack``) at the run's eps and
+    steps: the student's robust agreement, and with ``distill.agreement: relative`` the teacher's own,
+    the ceiling the student is measured against."""
     cfg = ctx.cfg
     with autocast(ctx.device, cfg.precision):
-        x_adv = pgd(model, x, torch.softmax(teacher_logits, 1), eps=cfg.eps, step_size=cfg.attack_step_size,
-                    steps=cfg.attack_steps, loss_fn=kl_to_soft_target, generator=ctx.rng)
-        with torch.no_grad():
-            return model(x_adv).float()
+        return probe_attack(model, x, teacher_logits, eps=cfg.eps, step_size=cfg.attack_step_size,
+                            steps=cfg.attack_steps, generator=ctx.rng)
 
 
 def _fgsm_step(ctx: StepContext, student: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dfard_pipeline.artifacts.torch_files import checked_members, load_error
+from dfard_pipeline.artifacts.torch_files import load_error, load_plain
 from dfard_pipeline.atomic import save_torch_atomic
 from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.config.schema import DistillConfig
@@ -162,15 +162,10 @@ class DistillTrainer:
         self.dist.barrier()
 
     def resume(self) -> None:
-        if self.checkpoint_path.is_file():
-            checked_members(self.checkpoint_path)
-        try:
-            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        except FileNotFoundError:
-            raise CheckpointError(f"--resume: no checkpoint at {self.checkpoint_path}") from None
-        except Exception as exc:  # noqa: BLE001 - corrupt file: say so, do not crash
-            raise CheckpointError(f"--resume: {self.checkpoint_path} is unreadable ({load_error(exc)}); start "
-                                  "anew with --overwrite") from None
+        if not self.checkpoint_path.is_file():
+            raise CheckpointError(f"--resume: no checkpoint at {self.checkpoint_path}")
+        state = load_plain(self.checkpoint_path, lambda exc: f"--resume: {self.checkpoint_path} is unreadable "
+                           f"({load_error(exc)}); start anew with --overwrite", map_location=self.device)
         if not isinstance(state, dict) or not {"fingerprint", "world_size", "loop"} <= set(state):
             raise CheckpointError(f"--resume: {self.checkpoint_path} is not a distill checkpoint; start anew with "
                                   "--overwrite")

@@ -18,6 +18,7 @@ from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
 from dfard_pipeline.attacks.pgd import pgd
 from dfard_pipeline.config.schema import TeacherConfig
 from dfard_pipeline.data import load_dataset
+from dfard_pipeline.data.augment import augment
 from dfard_pipeline.device import (
     autocast,
     check_precision,
@@ -112,7 +113,7 @@ def _train(cfg: TeacherConfig, device: torch.device, seed: int, progress: bool) 
         total, seen = 0.0, 0
         for i in range(steps_per_epoch):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x, y = to_device(train.x[idx], device), to_device(train.y[idx], device)
+            x, y = to_device(augment(cfg.augment, train.x[idx], generator), device), to_device(train.y[idx], device)
             with autocast(device, precision):
                 x_adv = _adversarial_batch(model, x, y, cfg, generator)
                 loss = _loss(model, x, x_adv, y, cfg).float()

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from dfard_pipeline.attacks.losses import cross_entropy, kl_to_soft_target
-from dfard_pipeline.attacks.pgd import pgd
+from dfard_pipeline.attacks.pgd import pgd, probe_attack
 
 
 def _textbook_pgd(model, x, target, eps, step_size, steps, loss_fn, generator):
@@ -37,3 +37,17 @@ def test_pgd_is_bit_identical_to_the_textbook_loop(loss, layout):
     assert torch.equal(ours, reference)
     assert (ours - x).abs().max() <= 0.1 + 1e-6 and ours.min() >= 0 and ours.max() <= 1
     assert not torch.equal(ours, x)
+
+
+def test_probe_attack_is_pgd_away_from_the_teachers_soft_labels_and_eps_0_moves_nothing():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10)).eval()
+    x, teacher = torch.rand(8, 3, 4, 4), torch.randn(8, 10)
+    attack = {"eps": 8 / 255, "step_size": 3 / 255, "steps": 3}
+    logits = probe_attack(model, x, teacher, **attack, generator=torch.Generator().manual_seed(1))
+    x_adv = pgd(model, x, torch.softmax(teacher, 1), **attack, loss_fn=kl_to_soft_target,
+                generator=torch.Generator().manual_seed(1))
+    assert torch.equal(logits, model(x_adv).detach())
+    assert kl_to_soft_target(logits, torch.softmax(teacher, 1)) > kl_to_soft_target(model(x), torch.softmax(teacher, 1))
+    still = probe_attack(model, x, teacher, eps=0.0, step_size=3 / 255, steps=3)
+    assert torch.allclose(still, model(x).detach())

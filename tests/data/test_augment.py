@@ -2,7 +2,7 @@
 
 import torch
 
-from dfard_pipeline.distill.augment import augment, crop_padding, flip_crop
+from dfard_pipeline.data.augment import augment, crop_padding, flip_crop
 
 
 def _candidates(image: torch.Tensor, pad: int) -> list[torch.Tensor]:

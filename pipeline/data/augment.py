@@ -1,13 +1,14 @@
-"""Label-preserving augmentation of the images a distillation step feeds the teacher and the student.
+"""Label-preserving augmentation: ``teacher.augment`` on adversarial training's batches, and
+``distill.synthetic_augment`` on the images a distillation step feeds the teacher and the student.
 
-``distill.synthetic_augment: flip_crop`` flips each image left-right with probability 1/2 and shifts
-it by up to ``pad`` pixels each way (zero padding, then a crop of the original size), as the field's
-data-free distillation methods do to their synthetic images (DeepInversion's jitter and flips, CMI
-and Fast data-free KD's crop and flip): an image the teacher labels the same when shifted or
-mirrored is more like a real one than one whose class hangs on its exact pixels. Differentiable, so
-the generator step can use it too. Written here rather than taken from torchvision because it must
-be batched per sample, differentiable and seeded from the run's own CPU generator (resumable runs
-draw the same shifts).
+``flip_crop`` flips each image left-right with probability 1/2 and shifts it by up to ``pad`` pixels
+each way (zero padding, then a crop of the original size). On real images it is the augmentation of
+CIFAR adversarial training (Madry et al., fast AT); on synthetic ones, what the field's data-free
+distillation methods do (DeepInversion's jitter and flips, CMI and Fast data-free KD's crop and
+flip): an image the teacher labels the same when shifted or mirrored is more like a real one than one
+whose class hangs on its exact pixels. Written here rather than taken from torchvision because it
+must be batched per sample, differentiable (the generator step trains through it) and seeded from
+the run's own CPU generator (a resumed run draws the same shifts).
 """
 
 from __future__ import annotations
