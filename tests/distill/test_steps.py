@@ -12,14 +12,15 @@ TINY = {"distill.batch_size": 8, "distill.attack_steps": 1, "distill.nz": 8, "di
         "distill.memory_bank_batches": 2}
 
 
-def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(digits_trainer, monkeypatch):
-    trainer = digits_trainer(TINY)
+def _step_with_a_planted_bank(digits_trainer, monkeypatch, overrides: dict):
+    """One student step with a bank whose stored logits the teacher would never give (all 7): the
+    inputs of every teacher forward, and the teacher logits the loss saw."""
+    trainer = digits_trainer({**TINY, **overrides})
     c = trainer.ctx
     bank = MemoryBank(2)
-    bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))  # logits the teacher would never give
-    seen = []
-    hook = c.teacher.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
-    losses = []
+    bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))
+    inputs, losses = [], []
+    hook = c.teacher.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
 
     def record(adv_logits, clean_logits, teacher_logits, *args, **kwargs):
         losses.append(teacher_logits)
@@ -30,8 +31,13 @@ def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(d
         student_step(c, bank, 1.0, trainer.opt_student, trainer.scalers[1])
     finally:
         hook.remove()
-    assert seen == [4]  # 8 - 8 // 2 fresh samples
     (teacher_logits,) = losses
+    return c, inputs, teacher_logits
+
+
+def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(digits_trainer, monkeypatch):
+    _, inputs, teacher_logits = _step_with_a_planted_bank(digits_trainer, monkeypatch, {})
+    assert [len(x) for x in inputs] == [4]  # 8 - 8 // 2 fresh samples
     assert teacher_logits.shape == (8, 10)
     assert torch.equal(teacher_logits[4:], torch.full((4, 10), 7.0))
     assert not torch.equal(teacher_logits[:4], torch.full((4, 10), 7.0))
@@ -53,23 +59,9 @@ def test_the_adversarial_term_takes_adv_tau_unless_ita_sets_it(digits_trainer, m
 
 
 def test_with_flip_crop_the_teacher_labels_the_augmented_batch_bank_half_included(digits_trainer, monkeypatch):
-    trainer = digits_trainer({**TINY, "distill.synthetic_augment": "flip_crop"})
-    c = trainer.ctx
-    bank = MemoryBank(2)
-    bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))  # stored logits of unaugmented images: unused
-    inputs, losses = [], []
-    hook = c.teacher.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
-
-    def record(adv_logits, clean_logits, teacher_logits, *args, **kwargs):
-        losses.append(teacher_logits)
-        return adv_logits.sum() * 0 + clean_logits.sum() * 0
-
-    monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
-    try:
-        student_step(c, bank, 1.0, trainer.opt_student, trainer.scalers[1])
-    finally:
-        hook.remove()
-    (seen,), (teacher_logits,) = inputs, losses
-    assert len(seen) == 8  # one teacher forward, on all of it
+    c, inputs, teacher_logits = _step_with_a_planted_bank(digits_trainer, monkeypatch,
+                                                          {"distill.synthetic_augment": "flip_crop"})
+    (seen,) = inputs
+    assert len(seen) == 8  # one teacher forward, on all of it: the bank's stored logits are of unaugmented images
     assert not torch.any(teacher_logits == 7.0)
     assert torch.allclose(teacher_logits, c.teacher(seen).float())
