@@ -16,8 +16,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTS = ("none", "flip_crop")
-
 
 def crop_padding(height: int) -> int:
     """The largest shift: 4 pixels for 32-pixel images (the CIFAR convention), 1 for 8-pixel digits."""

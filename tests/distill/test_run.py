@@ -254,16 +254,16 @@ def test_relative_agreement_attacks_the_teacher_on_the_probe_and_logs_its_agreem
     assert "teacher_agreement" not in (tmp_path / "absolute" / "metrics.jsonl").read_text()
 
 
-def test_a_checkpoint_from_before_the_agreement_setting_still_resumes(monkeypatch):
-    """``distill.agreement`` came after checkpoints were written: at its default it leaves the
-    fingerprint as it was, set otherwise it changes it."""
+@pytest.mark.parametrize(("key", "other"), [("agreement", "relative"), ("synthetic_augment", "flip_crop")])
+def test_a_checkpoint_from_before_a_later_setting_still_resumes(monkeypatch, key, other):
+    """``distill.agreement`` and ``distill.synthetic_augment`` came after checkpoints were written: at
+    their defaults they leave the fingerprint as it was, set otherwise they change it."""
     from dfard_pipeline.distill import run as run_module
 
     before = run_module.to_dict
     now = run_module._fingerprint(tiny(), "sha", 1)
-    assert run_module._fingerprint(tiny(**{"distill.agreement": "relative"}), "sha", 1) != now
-    monkeypatch.setattr(run_module, "to_dict",
-                        lambda config: {k: v for k, v in before(config).items() if k != "agreement"})
+    assert run_module._fingerprint(tiny(**{f"distill.{key}": other}), "sha", 1) != now
+    monkeypatch.setattr(run_module, "to_dict", lambda config: {k: v for k, v in before(config).items() if k != key})
     assert run_module._fingerprint(tiny(), "sha", 1) == now
 
 
