@@ -136,6 +136,9 @@ class DistillConfig:
     student_steps: int = 20  # N_S per epoch
     batch_size: int = 128
     conditional_generator: bool = False  # True: class embedding x z; False: DAFL argmax targets
+    # which classes the conditional generator is asked for: "uniform", or "adaptive" (AGB, dfard only):
+    # more of those the student keeps least under attack against the teacher (distill/class_balance.py)
+    class_sampling: Literal["uniform", "adaptive"] = "uniform"
     nz: int = 64
     ngf: int = 32
     student_optimizer: Literal["sgd", "adam"] = "adam"  # adam measured better on digits
@@ -195,6 +198,9 @@ class DistillConfig:
             raise ValueError(f"distill.student_ema must be in [0, 1), got {self.student_ema}")
         if not 0.0 <= self.agb_momentum < 1.0:
             raise ValueError(f"distill.agb_momentum must be in [0, 1), got {self.agb_momentum}")
+        if self.class_sampling == "adaptive" and not self.conditional_generator:
+            raise ValueError("distill.class_sampling: adaptive needs distill.conditional_generator: true "
+                             "(an unconditional generator cannot be asked for a class)")
         if self.memory_bank_batches < 0:
             raise ValueError("distill.memory_bank_batches must be >= 0")
         if self.eval_data not in (None, "digits"):

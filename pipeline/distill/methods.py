@@ -24,6 +24,10 @@ class Method:
     def balance_rule(self, cfg: DistillConfig) -> str:
         return cfg.agb_rule if self.uses_agb else "fixed"
 
+    def class_sampling(self, cfg: DistillConfig) -> str:
+        """AGB also balances the generator's classes (``distill.class_sampling``); without it, uniform."""
+        return cfg.class_sampling if self.uses_agb else "uniform"
+
 
 METHODS: Registry[Method] = Registry("method")
 METHODS.register("dfard")(Method(uses_ita=True, uses_agb=True))

@@ -31,7 +31,8 @@ class Probe:
     student_adv_logits: torch.Tensor
     reduce_mean: ReduceMean = identity_reduce
     bn_distance_raw: torch.Tensor | None = None  # per-layer mean feature-statistics distance (teacher BN)
-    teacher_adv_logits: torch.Tensor | None = None  # T(x_adv_T), the teacher under the same attack (relative)
+    teacher_adv_logits: torch.Tensor | None = None  # T(x_adv_T), the teacher under the same attack
+    relative: bool = True  # `agreement` reads against the teacher's own (when it was measured)
 
     # Cached: ITA, AGB and the log all read these; each read would be another all-reduce.
     @cached_property
@@ -54,9 +55,23 @@ class Probe:
         """The signal ITA and AGB read: the robust agreement, relative to the teacher's own (capped at
         1) when the probe measured that (``distill.agreement: relative``), absolute otherwise."""
         reference = self.teacher_agreement
-        if reference is None:
+        if reference is None or not self.relative:
             return self.robust_agreement
         return min(1.0, self.robust_agreement / max(reference, 1e-6))
+
+    def class_keep_ratio(self) -> list[float | None]:
+        """Per teacher class k (argmax T(x)): how often the student keeps the teacher's answer under
+        attack divided by how often the teacher keeps its own (all ranks); None where the probe held
+        no sample of k or the teacher kept none. Needs ``teacher_adv_logits``."""
+        if self.teacher_adv_logits is None:
+            raise ValueError("class_keep_ratio needs the teacher attacked on the probe")
+        answer = self.teacher_logits.argmax(1)
+        classes = torch.arange(self.teacher_logits.shape[1], device=answer.device)
+        member = (answer[:, None] == classes).float()  # (N, K) one-hot of the teacher's class
+        kept = torch.stack([(self.student_adv_logits.argmax(1) == answer).float(),
+                            (self.teacher_adv_logits.argmax(1) == answer).float()])  # (2, N)
+        student, teacher = self.reduce_mean(kept @ member).tolist()  # per-class sums (a rank mean)
+        return [s / t if t > 0 else None for s, t in zip(student, teacher, strict=True)]
 
     @cached_property
     def student_entropy(self) -> float:

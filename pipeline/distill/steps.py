@@ -48,6 +48,10 @@ class StepContext:
     graphed_pgd: GraphedPGD | None = None  # distill.cuda_graphs: the student step's PGD, replayed
     # distill.data: real images that replace the generator's (the upper bound with data, ARD/RSLAD style)
     real_images: torch.Tensor | None = None
+    # distill.class_sampling: adaptive: the class probabilities the generator's targets are drawn with
+    # (set after each probe; None: uniform), and whether the probe attacks the teacher too
+    class_probabilities: list[float] | None = None
+    probe_attacks_teacher: bool = False
 
 
 def eval_student(ctx: StepContext) -> nn.Module:
@@ -81,15 +85,21 @@ def check_finite(value: float, where: str) -> None:
         raise ValidationError(f"non-finite loss ({float(value)}) at {where}; {NON_FINITE_ADVICE}")
 
 
-def synthesize(ctx: StepContext, batch: int) -> torch.Tensor:
+def latent(ctx: StepContext, batch: int, uniform: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded (z, class targets) for the generator: drawn with the run's class probabilities, or
+    uniformly (``uniform``: the probe, which measures every class alike)."""
+    probabilities = None if uniform else ctx.class_probabilities
+    return sample_latent(batch, ctx.cfg.nz, ctx.num_classes, ctx.rng, ctx.device, probabilities)
+
+
+def synthesize(ctx: StepContext, batch: int, uniform: bool = False) -> torch.Tensor:
     """A fresh synthetic batch (no grad); generator BN runs on batch statistics. With ``distill.data``,
     a seeded draw of real images instead (their labels are never used: the teacher's logits teach)."""
     if ctx.real_images is not None:
         index = torch.randint(len(ctx.real_images), (batch,), generator=ctx.rng)
         return to_device(ctx.real_images[index], ctx.device)
     with torch.no_grad(), autocast(ctx.device, ctx.cfg.precision):
-        z, y = sample_latent(batch, ctx.cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
-        return ctx.generator(z, y).float()
+        return ctx.generator(*latent(ctx, batch, uniform)).float()
 
 
 def teacher_forward(ctx: StepContext, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +118,7 @@ def run_probe(ctx: StepContext) -> Probe:
     """Teacher logits on fresh samples and student logits on their adversarial versions."""
     cfg = ctx.cfg
     attacked = eval_student(ctx)
-    x = synthesize(ctx, cfg.probe_size)
+    x = synthesize(ctx, cfg.probe_size, uniform=True)
     ctx.bn_stats.enabled = True  # the health signal: how far the samples' feature statistics are
     try:
         with torch.no_grad(), autocast(ctx.device, cfg.precision):
@@ -118,10 +128,11 @@ def run_probe(ctx: StepContext) -> Probe:
     distance = ctx.bn_stats.collect()
     student_adv_logits = _logits_under_probe_attack(ctx, attacked, x, teacher_logits)
     relative = cfg.agreement == "relative"
-    teacher_adv_logits = _logits_under_probe_attack(ctx, ctx.teacher, x, teacher_logits) if relative else None
+    attack_teacher = relative or ctx.probe_attacks_teacher
+    teacher_adv_logits = _logits_under_probe_attack(ctx, ctx.teacher, x, teacher_logits) if attack_teacher else None
     layers = max(1, ctx.bn_stats.layers)
     return Probe(teacher_logits, student_adv_logits, ctx.dist.mean,
-                 None if distance is None else distance.detach() / layers, teacher_adv_logits)
+                 None if distance is None else distance.detach() / layers, teacher_adv_logits, relative)
 
 
 def _logits_under_probe_attack(ctx: StepContext, model, x: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -148,7 +159,7 @@ def generator_step(ctx: StepContext, balance, optimizer, scaler, where: str) -> 
     cfg = ctx.cfg
     ctx.generator_train.train()
     attacked = eval_student(ctx)
-    z, targets = sample_latent(cfg.batch_size, cfg.nz, ctx.num_classes, ctx.rng, ctx.device)
+    z, targets = latent(ctx, cfg.batch_size)
     with autocast(ctx.device, cfg.precision), frozen(ctx.student):
         x = augment(cfg.synthetic_augment, ctx.generator_train(z, targets), ctx.rng)
         ctx.bn_stats.enabled = ctx.bn_prior

@@ -22,6 +22,7 @@ from dfard_pipeline.attacks.graphed_pgd import GraphedPGD
 from dfard_pipeline.config.schema import DistillConfig
 from dfard_pipeline.device import autocast_dtype, memory_format, resolve_precision
 from dfard_pipeline.distill.balance import BALANCE_RULES
+from dfard_pipeline.distill.class_balance import ClassBalance
 from dfard_pipeline.distill.distributed import DistContext
 from dfard_pipeline.distill.memory_bank import MemoryBank
 from dfard_pipeline.distill.methods import METHODS
@@ -91,6 +92,7 @@ class DistillTrainer:
         bn_prior = bn_stats.available and cfg.feature_prior == "auto"
         terms = ("adv", "bn", "oh", "ent") if bn_prior else ("adv", "oh", "ent")
         self.balance = BALANCE_RULES.get(method.balance_rule(cfg))(cfg, terms)
+        self.class_balance = ClassBalance(num_classes, method.class_sampling(cfg) == "adaptive", cfg.agb_momentum)
         torch.manual_seed(seed + 1)  # the generator's initial weights, identical on every rank
         generator = Generator(cfg.nz, cfg.ngf, image_shape, num_classes, cfg.conditional_generator).to(device)
         # Teacher, student and generator share one layout so no step converts between them.
@@ -117,7 +119,8 @@ class DistillTrainer:
                                      steps=cfg.attack_steps, loss_fn=student_loss.inner_loss,
                                      autocast_dtype=attack_dtype)
         self.ctx = StepContext(cfg, teacher, student, attack_student, student_train, generator, generator_train,
-                               bn_stats, student_loss, num_classes, device, dist, rng, bn_prior, graphed_pgd)
+                               bn_stats, student_loss, num_classes, device, dist, rng, bn_prior, graphed_pgd,
+                               probe_attacks_teacher=self.class_balance.adaptive)
         # PyTorch's default foreach updates: fused ones measured no faster on an H200 (step_profile_h200.md)
         if cfg.student_optimizer == "adam":
             self.opt_student = torch.optim.Adam(student.parameters(), lr=cfg.lr_student, weight_decay=5e-4)
@@ -148,6 +151,7 @@ class DistillTrainer:
             "student": c.student.state_dict(), "generator": c.generator.state_dict(),
             "opt_student": self.opt_student.state_dict(), "opt_generator": self.opt_generator.state_dict(),
             "schedule": self.schedule.state_dict(), "balance": self.balance.state_dict(),
+            "class_balance": self.class_balance.state_dict(),
             "bank": self.dist.gather_objects(self.bank.state_dict()),  # each rank keeps its own batches
             "rng": rng_states,
             "scalers": [sc.state_dict() for sc in self.scalers],
@@ -191,6 +195,8 @@ class DistillTrainer:
         self.opt_generator.load_state_dict(state["opt_generator"])
         self.schedule.load_state_dict(state["schedule"])
         self.balance.load_state_dict(state["balance"])
+        self.class_balance.load_state_dict(state.get("class_balance"))  # absent: a checkpoint from before it
+        c.class_probabilities = self.class_balance.probabilities()
         # one bank per rank; a checkpoint from before kept rank 0's alone, which every rank then takes
         bank = state["bank"][self.dist.rank] if isinstance(state["bank"], list) else state["bank"]
         # a checkpoint from before the bank kept the teacher's logits gets them computed now
@@ -303,6 +309,8 @@ class DistillTrainer:
             s.accum_health = probe.health()
             s.tau = float(self.temperature_rule(probe, cfg))
             self.balance.update({}, probe)
+            self.class_balance.update(probe)
+            c.class_probabilities = self.class_balance.probabilities()
             s.accum = {"generator": {}, "student_loss": 0.0, "student_steps": 0, "generator_steps": 0}
         elif s.step <= cfg.generator_steps and c.real_images is not None:
             pass  # with real images (distill.data) there is no generator to train: its steps cost nothing
@@ -334,6 +342,7 @@ class DistillTrainer:
             **({"teacher_agreement": s.teacher_agreement} if s.teacher_agreement is not None else {}),
             "agb_beta": getattr(self.balance, "beta", None),
             "weights": self.balance.weights(),
+            **({"class_probabilities": self.ctx.class_probabilities} if self.class_balance.adaptive else {}),
             "loss_student": a["student_loss"] / max(1, a["student_steps"]),
             "generator_terms": {k: v / max(1, a["generator_steps"]) for k, v in a["generator"].items()},
             "health": s.accum_health,

@@ -69,11 +69,28 @@ def load_generator(payload: dict) -> Generator:
 
 
 def sample_latent(batch: int, nz: int, num_classes: int, rng: torch.Generator,
-                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded (z, y): z ~ N(0, I) and balanced class targets y (each class batch/K times, the
-    remainder uniform, then shuffled). Drawn on the CPU generator, then moved, so runs are
-    identical whatever the device's own RNG."""
+                  device: torch.device, probabilities: list[float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded (z, y): z ~ N(0, I) and class targets y, balanced (each class batch // K times, the
+    remainder to the first classes) or, given ``probabilities``, in the counts ``class_counts`` gives;
+    then shuffled. Drawn on the CPU generator, then moved, so runs are identical whatever the
+    device's own RNG."""
     z = torch.randn(batch, nz, generator=rng)
-    y = torch.arange(batch) % num_classes
+    if probabilities is None:
+        y = torch.arange(batch) % num_classes
+    else:
+        y = torch.repeat_interleave(torch.arange(num_classes), class_counts(batch, probabilities))
     y = y[torch.randperm(batch, generator=rng)]
     return to_device(z, device), to_device(y, device)
+
+
+def class_counts(batch: int, probabilities: list[float]) -> torch.Tensor:
+    """How many of ``batch`` targets each class gets: the largest-remainder rounding of batch * p, so
+    the counts sum to ``batch`` and follow p as closely as whole numbers can (ties to the lower class)."""
+    p = torch.tensor(probabilities, dtype=torch.float64)
+    exact = batch * p / p.sum()
+    counts = exact.floor().long()
+    short = batch - int(counts.sum())
+    if short:
+        order = sorted(range(len(probabilities)), key=lambda k: (-(exact[k] - counts[k]).item(), k))
+        counts[order[:short]] += 1
+    return counts

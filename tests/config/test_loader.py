@@ -42,6 +42,11 @@ def test_range_validation(tmp_path):
         load_yaml(write(tmp_path, {"distill": {"eps": 0.0}}), PipelineConfig)
 
 
+def test_adaptive_classes_need_a_conditional_generator(tmp_path):
+    with pytest.raises(ConfigError, match="class_sampling: adaptive needs distill.conditional_generator: true"):
+        load_yaml(write(tmp_path, {"distill": {"class_sampling": "adaptive"}}), PipelineConfig)
+
+
 def test_invalid_yaml_is_one_line_error(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("distill: [unclosed\n")

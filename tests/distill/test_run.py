@@ -110,9 +110,13 @@ def test_cuda_graphs_train_the_eager_student(tmp_path, teacher_path, device, mon
             torch.testing.assert_close(eager[key], graphed[key], rtol=0.05, atol=0.05, msg=key)
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch, ema):
-    config = tiny(**{"distill.student_ema": ema})
+ADAPTIVE_CLASSES = {"distill.conditional_generator": True, "distill.class_sampling": "adaptive"}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"distill.student_ema": 0.9}, ADAPTIVE_CLASSES],
+                         ids=["plain", "ema", "adaptive-classes"])
+def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, teacher_path, monkeypatch, overrides):
+    config = tiny(**overrides)
     run_distill(config, str(teacher_path), tmp_path / "straight", quiet=True)
     original = trainer_module.DistillTrainer._end_epoch
     calls = {"n": 0}
@@ -254,17 +258,34 @@ def test_relative_agreement_attacks_the_teacher_on_the_probe_and_logs_its_agreem
     assert "teacher_agreement" not in (tmp_path / "absolute" / "metrics.jsonl").read_text()
 
 
-@pytest.mark.parametrize(("key", "other"), [("agreement", "relative"), ("synthetic_augment", "flip_crop")])
+@pytest.mark.parametrize(("key", "other"), [("agreement", {"distill.agreement": "relative"}),
+                                             ("synthetic_augment", {"distill.synthetic_augment": "flip_crop"}),
+                                             ("class_sampling", ADAPTIVE_CLASSES)])
 def test_a_checkpoint_from_before_a_later_setting_still_resumes(monkeypatch, key, other):
-    """``distill.agreement`` and ``distill.synthetic_augment`` came after checkpoints were written: at
-    their defaults they leave the fingerprint as it was, set otherwise they change it."""
+    """``distill.agreement``, ``synthetic_augment`` and ``class_sampling`` came after checkpoints were
+    written: at their defaults they leave the fingerprint as it was, set otherwise they change it."""
     from dfard_pipeline.distill import run as run_module
 
     before = run_module.to_dict
     now = run_module._fingerprint(tiny(), "sha", 1)
-    assert run_module._fingerprint(tiny(**{f"distill.{key}": other}), "sha", 1) != now
+    assert run_module._fingerprint(tiny(**other), "sha", 1) != now
     monkeypatch.setattr(run_module, "to_dict", lambda config: {k: v for k, v in before(config).items() if k != key})
     assert run_module._fingerprint(tiny(), "sha", 1) == now
+
+
+def test_adaptive_classes_steer_dfards_generator_and_leave_combos_uniform(tmp_path, teacher_path):
+    config = tiny(**ADAPTIVE_CLASSES, **{"distill.epochs": 3})
+    run_distill(config, str(teacher_path), tmp_path / "dfard", quiet=True)
+    records = [json.loads(line) for line in (tmp_path / "dfard" / "metrics.jsonl").read_text().splitlines()]
+    for record in records:  # the probe attacked the teacher too; the agreement ITA and AGB read is still absolute
+        assert 0.0 <= record["teacher_agreement"] <= 1.0
+        assert record["agb_beta"] == pytest.approx(min(0.9, max(0.1, record["robust_agreement"])))
+        p = record["class_probabilities"]
+        assert p is None or (len(p) == 10 and sum(p) == pytest.approx(1.0) and min(p) > 0)
+    assert any(record["class_probabilities"] is not None for record in records)
+    run_distill(with_overrides(config, {"distill.method": "combo"}), str(teacher_path), tmp_path / "combo", quiet=True)
+    text = (tmp_path / "combo" / "metrics.jsonl").read_text()
+    assert "class_probabilities" not in text and "teacher_agreement" not in text
 
 
 @pytest.mark.slow

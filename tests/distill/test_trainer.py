@@ -70,3 +70,18 @@ def test_every_rank_resumes_its_own_memory_bank(digits_trainer):
     state["bank"] = state["bank"][0]  # a checkpoint from before: rank 0's bank alone, taken by every rank
     resumed._restore(state)
     assert torch.equal(resumed.bank.batches[0], torch.zeros(8, 1, 8, 8))
+
+
+def test_the_class_balance_is_checkpointed_and_steers_the_resumed_draws(digits_trainer):
+    adaptive = {**TINY_WITH_BANK, "distill.conditional_generator": True, "distill.class_sampling": "adaptive"}
+    saved = digits_trainer(adaptive)
+    saved.class_balance.keep_ratio = [0.5] + [1.0] * 9
+    state = saved.state_dict()
+    resumed = digits_trainer(adaptive)
+    resumed._restore(state)
+    assert resumed.class_balance.keep_ratio == saved.class_balance.keep_ratio
+    assert resumed.ctx.class_probabilities == saved.class_balance.probabilities() != [0.1] * 10
+    del state["class_balance"]  # a checkpoint from before class sampling resumes uniform
+    fresh = digits_trainer(adaptive)
+    fresh._restore(state)
+    assert fresh.ctx.class_probabilities is None
