@@ -133,6 +133,9 @@ VARIANTS = {
                      "dfard, a class-conditional generator, AGB drawing more of the classes the student keeps "
                      "least (`distill.class_sampling: adaptive`)"),
     "combocond": ({"conditional_generator": True}, "combo, a class-conditional generator"),
+    "dfardclsw": ({"class_weighting": "adaptive"},
+                  "dfard, ITA weighting the student loss by class, more where the student keeps least "
+                  "(`distill.class_weighting: adaptive`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),

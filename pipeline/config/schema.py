@@ -139,6 +139,9 @@ class DistillConfig:
     # which classes the conditional generator is asked for: "uniform", or "adaptive" (AGB, dfard only):
     # more of those the student keeps least under attack against the teacher (distill/class_balance.py)
     class_sampling: Literal["uniform", "adaptive"] = "uniform"
+    # how the student loss weights each synthetic sample: all alike ("uniform"), or by its teacher class,
+    # more where the student keeps least under attack against the teacher ("adaptive"; ITA, dfard only)
+    class_weighting: Literal["uniform", "adaptive"] = "uniform"
     nz: int = 64
     ngf: int = 32
     student_optimizer: Literal["sgd", "adam"] = "adam"  # adam measured better on digits

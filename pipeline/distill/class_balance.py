@@ -1,4 +1,5 @@
-"""Which classes the conditional generator is asked for (``distill.class_sampling``).
+"""Which classes the conditional generator is asked for (``distill.class_sampling``), and how much
+each class's samples weigh in the student loss (``distill.class_weighting``).
 
 ``uniform``: every class alike, each batch balanced by construction; ``adaptive`` draws
 its counts by ``models.generator.class_counts`` (``sample_latent``).
@@ -11,6 +12,9 @@ of that class. Its running average (``agb_momentum``) gives each class a deficit
 and the classes are drawn with probability p_k = (1 - s) / K + s * d_k / sum(d) (s = ``SHARE``):
 half the batch stays uniform, so no class is ever dropped; with no deficit anywhere, p is uniform.
 FERD (ICLR 2026) spends its synthetic samples the same way, by per-class robustness.
+
+``class_weighting: adaptive`` (part of ITA, ``dfard`` only; any generator) reads the same p: each
+synthetic sample's student-loss terms weigh K * p_k for its teacher class k (mean 1 over classes).
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class ClassBalance:
         if total <= 0:
             return None
         return [(1 - SHARE) / self.num_classes + SHARE * d / total for d in deficit]
+
+    def loss_weights(self) -> list[float] | None:
+        """Per-class weights of the student loss, K * p (None: every sample alike)."""
+        probabilities = self.probabilities()
+        return None if probabilities is None else [self.num_classes * p for p in probabilities]
 
     def state_dict(self) -> dict:
         return {"keep_ratio": list(self.keep_ratio)}

@@ -28,6 +28,10 @@ class Method:
         """AGB also balances the generator's classes (``distill.class_sampling``); without it, uniform."""
         return cfg.class_sampling if self.uses_agb else "uniform"
 
+    def class_weighting(self, cfg: DistillConfig) -> str:
+        """ITA also weights the student loss by class (``distill.class_weighting``); without it, uniform."""
+        return cfg.class_weighting if self.uses_ita else "uniform"
+
 
 METHODS: Registry[Method] = Registry("method")
 METHODS.register("dfard")(Method(uses_ita=True, uses_agb=True))

@@ -40,7 +40,8 @@ from dfard_pipeline.outputs import GENERATOR_FILE, STUDENT_FILE
 _NOT_IN_FINGERPRINT = ("checkpoint_minutes", "eval_data")
 # Options added after checkpoints were already being written, with the value that reproduces the older
 # trajectory: they count only when set otherwise, so a checkpoint from before them still resumes.
-_ADDED_LATER = {"agreement": "absolute", "synthetic_augment": "none", "class_sampling": "uniform"}
+_ADDED_LATER = {"agreement": "absolute", "synthetic_augment": "none", "class_sampling": "uniform",
+                "class_weighting": "uniform"}
 
 
 @dataclass(frozen=True)

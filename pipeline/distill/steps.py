@@ -52,6 +52,8 @@ class StepContext:
     # (set after each probe; None: uniform), and whether the probe attacks the teacher too
     class_probabilities: list[float] | None = None
     probe_attacks_teacher: bool = False
+    # distill.class_weighting: adaptive: per-class weights of the student loss (by teacher class; None: alike)
+    class_loss_weights: list[float] | None = None
 
 
 def eval_student(ctx: StepContext) -> nn.Module:
@@ -242,8 +244,12 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
         # One forward over [x_adv; x]: DDP needs exactly one forward per backward.
         logits = ctx.student_train(torch.cat([x_adv, x])).float()
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
+    sample_weights = None
+    if ctx.class_loss_weights is not None:
+        sample_weights = torch.tensor(ctx.class_loss_weights, device=ctx.device)[teacher_logits.argmax(1)]
     loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
-                                 tau_adv=cfg.adv_tau if cfg.ita_scope == "clean" else tau)
+                                 tau_adv=cfg.adv_tau if cfg.ita_scope == "clean" else tau,
+                                 sample_weights=sample_weights)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)

@@ -4,7 +4,8 @@
 Student Better", ICCV 2021): the teacher's clean soft labels supervise both the adversarial and
 the clean student outputs. ``ard`` (Goldblum et al., "Adversarially Robust Distillation",
 AAAI 2020): tempered KL on adversarial inputs plus CE on the teacher's argmax for clean inputs.
-Both take logits (N, K) and return a scalar; ``tau`` is the distillation temperature.
+Both take logits (N, K) and return a scalar; ``tau`` is the distillation temperature;
+``sample_weights`` (N,), when given, weight each sample's terms (normalised to mean 1 over the batch).
 """
 
 from __future__ import annotations
@@ -32,26 +33,37 @@ class StudentLoss:
 STUDENT_LOSSES: Registry[StudentLoss] = Registry("student loss")
 
 
-def _tempered_kl(student_logits, teacher_probs, tau) -> torch.Tensor:
-    return F.kl_div(F.log_softmax(student_logits / tau, 1), teacher_probs, reduction="batchmean")
+def _weighted_mean(per_sample: torch.Tensor, sample_weights: torch.Tensor | None) -> torch.Tensor:
+    if sample_weights is None:
+        return per_sample.mean()
+    return (per_sample * sample_weights).sum() / sample_weights.sum()
+
+
+def _tempered_kl(student_logits, teacher_probs, tau, sample_weights=None) -> torch.Tensor:
+    if sample_weights is None:
+        return F.kl_div(F.log_softmax(student_logits / tau, 1), teacher_probs, reduction="batchmean")
+    per_sample = F.kl_div(F.log_softmax(student_logits / tau, 1), teacher_probs, reduction="none").sum(1)
+    return _weighted_mean(per_sample, sample_weights)
 
 
 def _rslad(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float,
-           tau_adv: float | None = None) -> torch.Tensor:
+           tau_adv: float | None = None, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     """``tau_adv`` (default ``tau``): the temperature of the adversarial term alone."""
     tau_adv = tau if tau_adv is None else tau_adv
-    adv_term = tau_adv ** 2 * _tempered_kl(adv_logits, F.softmax(teacher_logits / tau_adv, 1), tau_adv)
-    clean_term = tau ** 2 * _tempered_kl(clean_logits, F.softmax(teacher_logits / tau, 1), tau)
+    adv_term = tau_adv ** 2 * _tempered_kl(adv_logits, F.softmax(teacher_logits / tau_adv, 1), tau_adv,
+                                           sample_weights)
+    clean_term = tau ** 2 * _tempered_kl(clean_logits, F.softmax(teacher_logits / tau, 1), tau, sample_weights)
     return adv_fraction * adv_term + (1 - adv_fraction) * clean_term
 
 
 def _ard(adv_logits, clean_logits, teacher_logits, tau: float, adv_fraction: float,
-         tau_adv: float | None = None) -> torch.Tensor:
+         tau_adv: float | None = None, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     tau_adv = tau if tau_adv is None else tau_adv
     teacher_probs = F.softmax(teacher_logits / tau_adv, 1)
     hard = teacher_logits.argmax(1)
-    return (adv_fraction * tau_adv ** 2 * _tempered_kl(adv_logits, teacher_probs, tau_adv)
-            + (1 - adv_fraction) * F.cross_entropy(clean_logits, hard))
+    clean_term = _weighted_mean(F.cross_entropy(clean_logits, hard, reduction="none"), sample_weights)
+    return (adv_fraction * tau_adv ** 2 * _tempered_kl(adv_logits, teacher_probs, tau_adv, sample_weights)
+            + (1 - adv_fraction) * clean_term)
 
 
 STUDENT_LOSSES.register("rslad")(StudentLoss(

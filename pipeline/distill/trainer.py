@@ -92,7 +92,8 @@ class DistillTrainer:
         bn_prior = bn_stats.available and cfg.feature_prior == "auto"
         terms = ("adv", "bn", "oh", "ent") if bn_prior else ("adv", "oh", "ent")
         self.balance = BALANCE_RULES.get(method.balance_rule(cfg))(cfg, terms)
-        self.class_balance = ClassBalance(num_classes, method.class_sampling(cfg) == "adaptive", cfg.agb_momentum)
+        self.class_uses = (method.class_sampling(cfg) == "adaptive", method.class_weighting(cfg) == "adaptive")
+        self.class_balance = ClassBalance(num_classes, any(self.class_uses), cfg.agb_momentum)
         torch.manual_seed(seed + 1)  # the generator's initial weights, identical on every rank
         generator = Generator(cfg.nz, cfg.ngf, image_shape, num_classes, cfg.conditional_generator).to(device)
         # Teacher, student and generator share one layout so no step converts between them.
@@ -196,7 +197,7 @@ class DistillTrainer:
         self.schedule.load_state_dict(state["schedule"])
         self.balance.load_state_dict(state["balance"])
         self.class_balance.load_state_dict(state.get("class_balance"))  # absent: a checkpoint from before it
-        c.class_probabilities = self.class_balance.probabilities()
+        self._apply_class_balance()
         # one bank per rank; a checkpoint from before kept rank 0's alone, which every rank then takes
         bank = state["bank"][self.dist.rank] if isinstance(state["bank"], list) else state["bank"]
         # a checkpoint from before the bank kept the teacher's logits gets them computed now
@@ -310,7 +311,7 @@ class DistillTrainer:
             s.tau = float(self.temperature_rule(probe, cfg))
             self.balance.update({}, probe)
             self.class_balance.update(probe)
-            c.class_probabilities = self.class_balance.probabilities()
+            self._apply_class_balance()
             s.accum = {"generator": {}, "student_loss": 0.0, "student_steps": 0, "generator_steps": 0}
         elif s.step <= cfg.generator_steps and c.real_images is not None:
             pass  # with real images (distill.data) there is no generator to train: its steps cost nothing
@@ -325,6 +326,13 @@ class DistillTrainer:
             loss = student_step(c, self.bank, s.tau, self.opt_student, self.scalers[1])
             self.pending.add(loss, f"{where}, student loss '{cfg.student_loss}'")
             self._update_ema()
+
+    def _apply_class_balance(self) -> None:
+        """The class balance's current reading, where the run uses it: the generator's class draw
+        (``class_sampling``), the student loss's class weights (``class_weighting``)."""
+        sampling, weighting = self.class_uses
+        self.ctx.class_probabilities = self.class_balance.probabilities() if sampling else None
+        self.ctx.class_loss_weights = self.class_balance.loss_weights() if weighting else None
 
     def _read_pending(self) -> None:
         """Reads and checks the student losses queued since the last read (pending_losses.py)."""
@@ -342,7 +350,7 @@ class DistillTrainer:
             **({"teacher_agreement": s.teacher_agreement} if s.teacher_agreement is not None else {}),
             "agb_beta": getattr(self.balance, "beta", None),
             "weights": self.balance.weights(),
-            **({"class_probabilities": self.ctx.class_probabilities} if self.class_balance.adaptive else {}),
+            **({"class_probabilities": self.class_balance.probabilities()} if self.class_balance.adaptive else {}),
             "loss_student": a["student_loss"] / max(1, a["student_steps"]),
             "generator_terms": {k: v / max(1, a["generator_steps"]) for k, v in a["generator"].items()},
             "health": s.accum_health,

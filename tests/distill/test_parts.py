@@ -168,6 +168,17 @@ def test_student_losses_vanish_when_student_matches_teacher(name):
     assert float(worse) > 0.1
 
 
+@pytest.mark.parametrize("name", ["rslad", "ard"])
+def test_student_losses_weight_each_sample_as_told(name):
+    loss = STUDENT_LOSSES.get(name).loss
+    torch.manual_seed(0)
+    adv, clean, teacher = torch.randn(4, 10), torch.randn(4, 10), torch.randn(4, 10)
+    plain = float(loss(adv, clean, teacher, 2.0, 5 / 6))
+    assert float(loss(adv, clean, teacher, 2.0, 5 / 6, sample_weights=torch.full((4,), 3.0))) == pytest.approx(plain)
+    only_second = float(loss(adv, clean, teacher, 2.0, 5 / 6, sample_weights=torch.tensor([0.0, 1.0, 0.0, 0.0])))
+    assert only_second == pytest.approx(float(loss(adv[1:2], clean[1:2], teacher[1:2], 2.0, 5 / 6)), rel=1e-5)
+
+
 def test_scaled_fixed_balance_moves_only_the_hardness_split():
     cfg = DistillConfig()
     rule = BALANCE_RULES.get("scaled_fixed")(cfg, ("adv", "bn", "oh", "ent"))

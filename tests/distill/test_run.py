@@ -260,10 +260,12 @@ def test_relative_agreement_attacks_the_teacher_on_the_probe_and_logs_its_agreem
 
 @pytest.mark.parametrize(("key", "other"), [("agreement", {"distill.agreement": "relative"}),
                                              ("synthetic_augment", {"distill.synthetic_augment": "flip_crop"}),
-                                             ("class_sampling", ADAPTIVE_CLASSES)])
+                                             ("class_sampling", ADAPTIVE_CLASSES),
+                                             ("class_weighting", {"distill.class_weighting": "adaptive"})])
 def test_a_checkpoint_from_before_a_later_setting_still_resumes(monkeypatch, key, other):
-    """``distill.agreement``, ``synthetic_augment`` and ``class_sampling`` came after checkpoints were
-    written: at their defaults they leave the fingerprint as it was, set otherwise they change it."""
+    """``distill.agreement``, ``synthetic_augment``, ``class_sampling`` and ``class_weighting`` came after
+    checkpoints were written: at their defaults they leave the fingerprint as it was, set otherwise they
+    change it."""
     from dfard_pipeline.distill import run as run_module
 
     before = run_module.to_dict
@@ -273,8 +275,10 @@ def test_a_checkpoint_from_before_a_later_setting_still_resumes(monkeypatch, key
     assert run_module._fingerprint(tiny(), "sha", 1) == now
 
 
-def test_adaptive_classes_steer_dfards_generator_and_leave_combos_uniform(tmp_path, teacher_path):
-    config = tiny(**ADAPTIVE_CLASSES, **{"distill.epochs": 3})
+@pytest.mark.parametrize("overrides", [ADAPTIVE_CLASSES, {"distill.class_weighting": "adaptive"}],
+                         ids=["sampling", "weighting"])
+def test_adaptive_classes_steer_dfard_and_leave_combo_uniform(tmp_path, teacher_path, overrides):
+    config = tiny(**overrides, **{"distill.epochs": 3})
     run_distill(config, str(teacher_path), tmp_path / "dfard", quiet=True)
     records = [json.loads(line) for line in (tmp_path / "dfard" / "metrics.jsonl").read_text().splitlines()]
     for record in records:  # the probe attacked the teacher too; the agreement ITA and AGB read is still absolute

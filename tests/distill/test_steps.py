@@ -12,11 +12,13 @@ TINY = {"distill.batch_size": 8, "distill.attack_steps": 1, "distill.nz": 8, "di
         "distill.memory_bank_batches": 2}
 
 
-def _step_with_a_planted_bank(digits_trainer, monkeypatch, overrides: dict):
+def _step_with_a_planted_bank(digits_trainer, monkeypatch, overrides: dict, class_loss_weights=None, seen=None):
     """One student step with a bank whose stored logits the teacher would never give (all 7): the
-    inputs of every teacher forward, and the teacher logits the loss saw."""
+    inputs of every teacher forward, and the teacher logits the loss saw (its keyword arguments into
+    ``seen``, when given)."""
     trainer = digits_trainer({**TINY, **overrides})
     c = trainer.ctx
+    c.class_loss_weights = class_loss_weights
     bank = MemoryBank(2)
     bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))
     inputs, losses = [], []
@@ -24,6 +26,8 @@ def _step_with_a_planted_bank(digits_trainer, monkeypatch, overrides: dict):
 
     def record(adv_logits, clean_logits, teacher_logits, *args, **kwargs):
         losses.append(teacher_logits)
+        if seen is not None:
+            seen.update(kwargs)
         return adv_logits.sum() * 0 + clean_logits.sum() * 0
 
     monkeypatch.setattr(c, "student_loss", dataclasses.replace(c.student_loss, loss=record))
@@ -46,8 +50,9 @@ def test_the_teacher_runs_on_the_fresh_half_and_the_bank_brings_its_own_logits(d
 def test_the_adversarial_term_takes_adv_tau_unless_ita_sets_it(digits_trainer, monkeypatch):
     seen = []
 
-    def record(adv_logits, clean_logits, teacher_logits, tau, adv_fraction, tau_adv=None):
+    def record(adv_logits, clean_logits, teacher_logits, tau, adv_fraction, tau_adv=None, sample_weights=None):
         seen.append((tau, tau_adv))
+        assert sample_weights is None  # uniform classes: every sample alike
         return adv_logits.sum() * 0 + clean_logits.sum() * 0
 
     for scope in ("clean", "outer"):
@@ -65,3 +70,12 @@ def test_with_flip_crop_the_teacher_labels_the_augmented_batch_bank_half_include
     assert len(seen) == 8  # one teacher forward, on all of it: the bank's stored logits are of unaugmented images
     assert not torch.any(teacher_logits == 7.0)
     assert torch.allclose(teacher_logits, c.teacher(seen).float())
+
+
+def test_class_loss_weights_weigh_each_sample_by_its_teacher_class(digits_trainer, monkeypatch):
+    weights = [float(k + 1) for k in range(10)]
+    seen = {}
+    _, _, teacher_logits = _step_with_a_planted_bank(digits_trainer, monkeypatch, {}, weights, seen)
+    expected = torch.tensor(weights)[teacher_logits.argmax(1)]
+    assert torch.equal(seen["sample_weights"], expected)
+    assert torch.equal(expected[4:], torch.full((4,), 1.0))  # the bank's planted logits tie: class 0, weight 1

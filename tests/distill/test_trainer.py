@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from dfard_pipeline.distill import trainer as trainer_module
@@ -85,3 +86,12 @@ def test_the_class_balance_is_checkpointed_and_steers_the_resumed_draws(digits_t
     fresh = digits_trainer(adaptive)
     fresh._restore(state)
     assert fresh.ctx.class_probabilities is None
+
+
+def test_class_weighting_weights_the_student_loss_and_leaves_the_draw_uniform(digits_trainer):
+    saved = digits_trainer({**TINY_WITH_BANK, "distill.class_weighting": "adaptive"})
+    saved.class_balance.keep_ratio = [0.5] + [1.0] * 9
+    resumed = digits_trainer({**TINY_WITH_BANK, "distill.class_weighting": "adaptive"})
+    resumed._restore(saved.state_dict())
+    weights = resumed.ctx.class_loss_weights
+    assert weights == pytest.approx([10 * (0.05 + 0.5)] + [10 * 0.05] * 9) and resumed.ctx.class_probabilities is None
