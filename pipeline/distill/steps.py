@@ -212,24 +212,30 @@ def _projected_surrogate(x: torch.Tensor, terms: dict[str, torch.Tensor], weight
     return (x.float() * (g_hard + g_info).detach()).sum()
 
 
+def _labelled_batch(ctx: StepContext, bank: MemoryBank) -> tuple[torch.Tensor, torch.Tensor]:
+    """The student step's batch and the teacher's logits on it: fresh samples, and half the batch from
+    the memory bank once it holds any. The bank's samples come with the teacher's logits, so the teacher
+    runs on the fresh part only; with ``synthetic_augment`` it labels the augmented batch, all of it."""
+    cfg = ctx.cfg
+    from_bank = cfg.batch_size // 2 if len(bank) else 0
+    fresh = synthesize(ctx, cfg.batch_size - from_bank)
+    stored = bank.sample(from_bank, ctx.rng) if from_bank else None
+    x = fresh if stored is None else torch.cat([fresh, to_device(stored[0], ctx.device)])
+    if cfg.synthetic_augment != "none":
+        x = augment(cfg.synthetic_augment, x, ctx.rng)
+        return x, teacher_forward(ctx, x)
+    teacher_logits = teacher_forward(ctx, fresh)
+    if stored is not None:
+        teacher_logits = torch.cat([teacher_logits, to_device(stored[1], ctx.device)])
+    return x, teacher_logits
+
+
 def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scaler) -> torch.Tensor:
     """One student update on adversarial versions of a synthetic batch (bank-mixed). Returns the loss
     on the device, unread: the caller checks it later (``pending_losses.py``), so the step never
     waits for the GPU."""
     cfg = ctx.cfg
-    from_bank = cfg.batch_size // 2 if len(bank) else 0
-    x = synthesize(ctx, cfg.batch_size - from_bank)
-    if cfg.synthetic_augment != "none":  # the teacher labels the images the student sees: all of them
-        if from_bank:
-            x = torch.cat([x, to_device(bank.sample(from_bank, ctx.rng)[0], ctx.device)])
-        x = augment(cfg.synthetic_augment, x, ctx.rng)
-        teacher_logits = teacher_forward(ctx, x)
-    else:
-        teacher_logits = teacher_forward(ctx, x)
-        if from_bank:  # the bank's samples come with the teacher's logits: no second teacher forward on them
-            bank_x, bank_logits = bank.sample(from_bank, ctx.rng)
-            x = torch.cat([x, to_device(bank_x, ctx.device)])
-            teacher_logits = torch.cat([teacher_logits, to_device(bank_logits, ctx.device)])
+    x, teacher_logits = _labelled_batch(ctx, bank)
     attacked = eval_student(ctx)  # the inner maximisation attacks the student as it is deployed
     with autocast(ctx.device, cfg.precision):
         inner_tau = tau if cfg.ita_scope == "all" else 1.0
