@@ -35,35 +35,35 @@ from machine import command_line, describe, machine_info  # noqa: E402
 EPS = 8 / 255
 
 
-def kept(model, x, teacher_logits, *, eps: float, step_size: float, steps: int, seed: int):
-    """Per input: whether ``model`` under the probe's attack against itself keeps the teacher's clean
-    argmax; and ``model``'s argmax under that attack."""
+def attacked_logits(model, x, teacher_logits, *, eps: float, step_size: float, steps: int, seed: int):
+    """``model``'s logits under the probe's attack against itself (away from the teacher's soft labels)."""
     import torch
 
     from dfard_pipeline.attacks.pgd import probe_attack
 
-    logits = probe_attack(model, x, teacher_logits, eps=eps, step_size=step_size, steps=steps,
-                          generator=torch.Generator().manual_seed(seed))
-    answer = logits.argmax(1)
-    return answer == teacher_logits.argmax(1), answer
+    return probe_attack(model, x, teacher_logits, eps=eps, step_size=step_size, steps=steps,
+                        generator=torch.Generator().manual_seed(seed))
 
 
 def measure(teacher, student, x, *, eps: float, step_size: float, steps: int, seed: int, y=None) -> dict:
-    """The teacher's and the student's robust agreement with the teacher's clean answers on ``x``
-    (with labels ``y``, the teacher's accuracy clean and under the attack too)."""
+    """The teacher's and the student's robust agreement with the teacher's clean answers on ``x``, in
+    all and per teacher class (the student's over the teacher's: ``distill.class_sampling``'s reading,
+    ``Probe.class_keep_ratio``); with labels ``y``, the teacher's accuracy clean and under the attack too."""
     import torch
+
+    from dfard_pipeline.distill.probe import Probe
 
     with torch.no_grad():
         logits = teacher(x)
     attack = {"eps": eps, "step_size": step_size, "steps": steps, "seed": seed}
-    teacher_kept, teacher_answer = kept(teacher, x, logits, **attack)
-    student_kept, _ = kept(student, x, logits, **attack)
-    result = {"n": len(x), "teacher_keeps": float(teacher_kept.float().mean()),
-              "student_keeps": float(student_kept.float().mean()),
-              "teacher_confidence": float(torch.softmax(logits, 1).max(1).values.mean())}
+    teacher_adv = attacked_logits(teacher, x, logits, **attack)
+    probe = Probe(logits, attacked_logits(student, x, logits, **attack), teacher_adv_logits=teacher_adv)
+    result = {"n": len(x), "teacher_keeps": probe.teacher_agreement, "student_keeps": probe.robust_agreement,
+              "teacher_confidence": float(torch.softmax(logits, 1).max(1).values.mean()),
+              "class_keep_ratio": probe.class_keep_ratio()}
     if y is not None:
         result["teacher_clean"] = float((logits.argmax(1) == y).float().mean())
-        result["teacher_attacked"] = float((teacher_answer == y).float().mean())
+        result["teacher_attacked"] = float((teacher_adv.argmax(1) == y).float().mean())
     return result
 
 
@@ -99,6 +99,15 @@ def markdown(results: dict, command: str, machine: dict, steps: int, step_size: 
             lines.append(f"| {label} | {inputs} | {r['n']} | {r['teacher_keeps']:.1%} | {r['student_keeps']:.1%} | "
                          f"{r['student_keeps'] / max(r['teacher_keeps'], 1e-9):.2f} | {r['teacher_confidence']:.2f} "
                          f"| {accuracy} |")
+    classes = len(next(iter(results.values()))["val"]["class_keep_ratio"])
+    lines += ["", "Per class of the teacher's clean answer (0-9 in the data's class order): student keeps / teacher "
+              "keeps, the ratio `distill.class_sampling` and `class_weighting` read.", "",
+              "| run | inputs | " + " | ".join(str(k) for k in range(classes)) + " |",
+              "| --- | --- |" + " --- |" * classes]
+    for label, run in results.items():
+        for inputs in ("generator", "val"):
+            ratios = ["-" if r is None else f"{r:.2f}" for r in run[inputs]["class_keep_ratio"]]
+            lines.append(f"| {label} | {inputs} | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,11 @@ def test_without_room_to_move_every_answer_is_kept(teacher_ceiling_bench, digits
                                            seed=0, y=y)
     assert result["teacher_keeps"] == 1.0
     assert result["teacher_attacked"] == result["teacher_clean"]
+    answers = digits_teacher(x).argmax(1)
+    same = (digits_student(x).argmax(1) == answers).float()
+    for k, ratio in enumerate(result["class_keep_ratio"]):  # eps 0: the teacher keeps all, so the student's share
+        members = answers == k
+        assert ratio is None if not members.any() else ratio == pytest.approx(float(same[members].mean()))
     assert result["student_keeps"] == pytest.approx(float((digits_student(x).argmax(1)
                                                            == digits_teacher(x).argmax(1)).float().mean()))
 
@@ -44,5 +49,6 @@ def test_the_script_writes_both_inputs_of_every_run(teacher_ceiling_bench, digit
     assert set(result["runs"]["tiny"]) == {"folder", "generator", "val"}
     assert result["runs"]["tiny"]["val"]["n"] == 40
     rows = [line for line in out.with_suffix(".md").read_text().splitlines() if line.startswith("| tiny |")]
-    assert [row.split(" | ")[1] for row in rows] == ["generator", "val"]
-    assert all(row.count("|") == 10 for row in rows)
+    assert [row.split(" | ")[1] for row in rows] == ["generator", "val", "generator", "val"]
+    assert [row.count("|") for row in rows] == [10, 10, 13, 13]  # the summary rows, then the per-class rows
+    assert len(result["runs"]["tiny"]["val"]["class_keep_ratio"]) == 10
