@@ -133,6 +133,9 @@ VARIANTS = {
                      "dfard, a class-conditional generator, AGB drawing more of the classes the student keeps "
                      "least (`distill.class_sampling: adaptive`)"),
     "combocond": ({"conditional_generator": True}, "combo, a class-conditional generator"),
+    "dfardinv": ({"agb_rule": "scaled_fixed_inverse"},
+                 "dfard, AGB's inverse reading: a student that agrees more gets more information, less hardness "
+                 "(`distill.agb_rule: scaled_fixed_inverse`)"),
     "dfardclsw": ({"class_weighting": "adaptive"},
                   "dfard, ITA weighting the student loss by class, more where the student keeps least "
                   "(`distill.class_weighting: adaptive`)"),
