@@ -133,6 +133,10 @@ VARIANTS = {
                      "dfard, a class-conditional generator, AGB drawing more of the classes the student keeps "
                      "least (`distill.class_sampling: adaptive`)"),
     "combocond": ({"conditional_generator": True}, "combo, a class-conditional generator"),
+    "dfardadv0": ({"fixed_weights": {"adv": 0.0}},
+                  "dfard without the generator's hardness term (`distill.fixed_weights.adv: 0`)"),
+    "dfardadv2": ({"fixed_weights": {"adv": 2.0}},
+                  "dfard, the generator's hardness term at twice its weight (`distill.fixed_weights.adv: 2`)"),
     "dfardinv": ({"agb_rule": "scaled_fixed_inverse"},
                  "dfard, AGB's inverse reading: a student that agrees more gets more information, less hardness "
                  "(`distill.agb_rule: scaled_fixed_inverse`)"),
