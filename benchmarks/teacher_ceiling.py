@@ -57,13 +57,17 @@ def measure(teacher, student, x, *, eps: float, step_size: float, steps: int, se
         logits = teacher(x)
     attack = {"eps": eps, "step_size": step_size, "steps": steps, "seed": seed}
     teacher_adv = attacked_logits(teacher, x, logits, **attack)
-    probe = Probe(logits, attacked_logits(student, x, logits, **attack), teacher_adv_logits=teacher_adv)
+    student_adv = attacked_logits(student, x, logits, **attack)
+    probe = Probe(logits, student_adv, teacher_adv_logits=teacher_adv)
     result = {"n": len(x), "teacher_keeps": probe.teacher_agreement, "student_keeps": probe.robust_agreement,
               "teacher_confidence": float(torch.softmax(logits, 1).max(1).values.mean()),
               "class_keep_ratio": probe.class_keep_ratio()}
     if y is not None:
         result["teacher_clean"] = float((logits.argmax(1) == y).float().mean())
         result["teacher_attacked"] = float((teacher_adv.argmax(1) == y).float().mean())
+        result["attacked_by_class"] = {name: [float((adv.argmax(1)[y == k] == k).float().mean()) if (y == k).any()
+                                              else None for k in range(logits.shape[1])]
+                                       for name, adv in (("teacher", teacher_adv), ("student", student_adv))}
     return result
 
 
@@ -108,6 +112,13 @@ def markdown(results: dict, command: str, machine: dict, steps: int, step_size: 
         for inputs in ("generator", "val"):
             ratios = ["-" if r is None else f"{r:.2f}" for r in run[inputs]["class_keep_ratio"]]
             lines.append(f"| {label} | {inputs} | " + " | ".join(ratios) + " |")
+    lines += ["", "Per true class of val: accuracy under the same attack (each model attacked against itself).", "",
+              "| run | model | " + " | ".join(str(k) for k in range(classes)) + " |",
+              "| --- | --- |" + " --- |" * classes]
+    for label, run in results.items():
+        for model, accuracy in run["val"]["attacked_by_class"].items():
+            cells = ["-" if a is None else f"{a:.0%}" for a in accuracy]
+            lines.append(f"| {label} | {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,10 @@ def test_without_room_to_move_every_answer_is_kept(teacher_ceiling_bench, digits
                                            seed=0, y=y)
     assert result["teacher_keeps"] == 1.0
     assert result["teacher_attacked"] == result["teacher_clean"]
+    for k, accuracy in enumerate(result["attacked_by_class"]["student"]):  # eps 0: the student's clean accuracy
+        members = y == k
+        assert accuracy is None if not members.any() else accuracy == pytest.approx(
+            float((digits_student(x[members]).argmax(1) == k).float().mean()))
     answers = digits_teacher(x).argmax(1)
     same = (digits_student(x).argmax(1) == answers).float()
     for k, ratio in enumerate(result["class_keep_ratio"]):  # eps 0: the teacher keeps all, so the student's share
@@ -49,6 +53,8 @@ def test_the_script_writes_both_inputs_of_every_run(teacher_ceiling_bench, digit
     assert set(result["runs"]["tiny"]) == {"folder", "generator", "val"}
     assert result["runs"]["tiny"]["val"]["n"] == 40
     rows = [line for line in out.with_suffix(".md").read_text().splitlines() if line.startswith("| tiny |")]
-    assert [row.split(" | ")[1] for row in rows] == ["generator", "val", "generator", "val"]
-    assert [row.count("|") for row in rows] == [10, 10, 13, 13]  # the summary rows, then the per-class rows
+    assert [row.split(" | ")[1] for row in rows][:4] == ["generator", "val", "generator", "val"]
+    # the summary rows, the per-class keep ratios, then the per-class accuracies of teacher and student
+    assert [row.count("|") for row in rows] == [10, 10, 13, 13, 13, 13]
+    assert [row.split(" | ")[1] for row in rows][4:] == ["teacher", "student"]
     assert len(result["runs"]["tiny"]["val"]["class_keep_ratio"]) == 10
