@@ -62,4 +62,3 @@ class ClassBalance:
         """``None``: a checkpoint from before class sampling (nothing measured yet)."""
         if state is not None:
             self.keep_ratio = [None if r is None else float(r) for r in state["keep_ratio"]]
-
