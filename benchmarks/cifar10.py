@@ -137,9 +137,6 @@ VARIANTS = {
                   "dfard without the generator's hardness term (`distill.fixed_weights.adv: 0`)"),
     "dfardadv2": ({"fixed_weights": {"adv": 2.0}},
                   "dfard, the generator's hardness term at twice its weight (`distill.fixed_weights.adv: 2`)"),
-    "dfardinv": ({"agb_rule": "scaled_fixed_inverse"},
-                 "dfard, AGB's inverse reading: a student that agrees more gets more information, less hardness "
-                 "(`distill.agb_rule: scaled_fixed_inverse`)"),
     "dfardclsw": ({"class_weighting": "adaptive"},
                   "dfard, ITA weighting the student loss by class, more where the student keeps least "
                   "(`distill.class_weighting: adaptive`)"),
