@@ -11,7 +11,8 @@ same robust agreement ITA and AGB read, split by class and read against the teac
 of that class. Its running average (``agb_momentum``) gives each class a deficit d_k = max(0, 1 - r_k),
 and the classes are drawn with probability p_k = (1 - s) / K + s * d_k / sum(d) (s = ``SHARE``):
 half the batch stays uniform, so no class is ever dropped; with no deficit anywhere, p is uniform.
-FERD (ICLR 2026) spends its synthetic samples the same way, by per-class robustness.
+The idea follows the class-aware reweighting of fairness-minded robust distillation such as FERD
+(ICLR 2026); the rule itself is ours.
 
 ``class_weighting: adaptive`` (part of ITA, ``dfard`` only; any generator) reads the same p: each
 synthetic sample's student-loss terms weigh K * p_k for its teacher class k (mean 1 over classes).
