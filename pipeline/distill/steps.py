@@ -52,8 +52,9 @@ class StepContext:
     # (set after each probe; None: uniform), and whether the probe attacks the teacher too
     class_probabilities: list[float] | None = None
     probe_attacks_teacher: bool = False
-    # distill.class_weighting: adaptive: per-class weights of the student loss (by teacher class; None: alike)
-    class_loss_weights: list[float] | None = None
+    # distill.class_weighting: adaptive: per-class weights of the student loss (K,) on the device, by teacher
+    # class (None: alike); set once per epoch, so no student step builds or copies them
+    class_loss_weights: torch.Tensor | None = None
 
 
 def eval_student(ctx: StepContext) -> nn.Module:
@@ -252,7 +253,7 @@ def student_step(ctx: StepContext, bank: MemoryBank, tau: float, optimizer, scal
     adv_logits, clean_logits = logits[: len(x)], logits[len(x):]
     sample_weights = None
     if ctx.class_loss_weights is not None:
-        sample_weights = torch.tensor(ctx.class_loss_weights, device=ctx.device)[teacher_logits.argmax(1)]
+        sample_weights = ctx.class_loss_weights[teacher_logits.argmax(1)]
     loss = ctx.student_loss.loss(adv_logits, clean_logits, teacher_logits, tau, cfg.adv_fraction,
                                  tau_adv=cfg.adv_tau if cfg.ita_scope == "clean" else tau,
                                  sample_weights=sample_weights)

@@ -332,7 +332,8 @@ class DistillTrainer:
         (``class_sampling``), the student loss's class weights (``class_weighting``)."""
         sampling, weighting = self.class_uses
         self.ctx.class_probabilities = self.class_balance.probabilities() if sampling else None
-        self.ctx.class_loss_weights = self.class_balance.loss_weights() if weighting else None
+        weights = self.class_balance.loss_weights() if weighting else None
+        self.ctx.class_loss_weights = None if weights is None else torch.tensor(weights, device=self.device)
 
     def _read_pending(self) -> None:
         """Reads and checks the student losses queued since the last read (pending_losses.py)."""

@@ -18,7 +18,7 @@ def _step_with_a_planted_bank(digits_trainer, monkeypatch, overrides: dict, clas
     ``seen``, when given)."""
     trainer = digits_trainer({**TINY, **overrides})
     c = trainer.ctx
-    c.class_loss_weights = class_loss_weights
+    c.class_loss_weights = None if class_loss_weights is None else torch.tensor(class_loss_weights)
     bank = MemoryBank(2)
     bank.add(synthesize(c, 8), torch.full((8, 10), 7.0))
     inputs, losses = [], []

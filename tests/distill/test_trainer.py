@@ -93,5 +93,5 @@ def test_class_weighting_weights_the_student_loss_and_leaves_the_draw_uniform(di
     saved.class_balance.keep_ratio = [0.5] + [1.0] * 9
     resumed = digits_trainer({**TINY_WITH_BANK, "distill.class_weighting": "adaptive"})
     resumed._restore(saved.state_dict())
-    weights = resumed.ctx.class_loss_weights
+    weights = resumed.ctx.class_loss_weights.tolist()
     assert weights == pytest.approx([10 * (0.05 + 0.5)] + [10 * 0.05] * 9) and resumed.ctx.class_probabilities is None
