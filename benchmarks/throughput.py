@@ -5,7 +5,7 @@ channels_last, on this machine.
 
 Pairs: the digits default (digits_cnn_teacher -> digits_cnn_student, 1x8x8, batch 256), two
 CIFAR-shaped pairs (wrn_34_10 at widen_factor 2 -> mobilenet_v2 or resnet18, 3x32x32, batch 64) and
-the CIFAR-10 CPU preset's (resnet20 -> resnet8, batch 128, its 3-step attack). A student
+the CIFAR-10 CPU preset's (resnet20 -> resnet8, batch 64, its 3-step attack). A student
 step = synthesise a batch, teacher forward, 10-step PGD on the student, student update.
 Writes benchmarks/results/throughput.{json,md}.
 """
@@ -31,7 +31,7 @@ PAIRS = {
                               "shape": (3, 32, 32), "batch": 64, "steps": 2},
     # configs/cifar10_cpu.yaml's pair and attack: its memory_format and precision `auto` are judged here
     "cifar10-cpu preset": {"teacher": ("resnet20", {}), "student": ("resnet8", {}), "shape": (3, 32, 32),
-                           "batch": 128, "steps": 6, "attack_steps": 3, "attack_step_size": 3 / 255},
+                           "batch": 64, "steps": 10, "attack_steps": 3, "attack_step_size": 3 / 255},
 }
 
 
