@@ -156,14 +156,17 @@ def usable_cpus():
 # --- latency -----------------------------------------------------------------------------------
 
 def latency_stats(times_ms, batch):
-    """Percentiles, spread and throughput of timed runs (milliseconds) at ``batch``."""
-    times = np.asarray(times_ms, dtype=np.float64)
+    """Percentiles, spread and throughput of timed runs (milliseconds) at ``batch``.
+
+    The samples are rounded to the nanosecond first and every figure is computed from the rounded
+    samples, so a reader recomputes the same statistics from ``samples_ms``."""
+    times = np.asarray(times_ms, dtype=np.float64).round(6)
     mean, std = float(times.mean()), float(times.std())
     cv = std / mean if mean > 0 else 0.0
     return {"batch": batch, "iterations": len(times), "p50_ms": float(np.percentile(times, 50)),
             "p90_ms": float(np.percentile(times, 90)), "p99_ms": float(np.percentile(times, 99)),
             "mean_ms": mean, "std_ms": std, "cv": cv, "unstable": cv > UNSTABLE_CV,
-            "throughput": batch / (mean / 1e3) if mean > 0 else 0.0, "samples_ms": times.round(4).tolist()}
+            "throughput": batch / (mean / 1e3) if mean > 0 else 0.0, "samples_ms": times.tolist()}
 
 
 def time_runs(infer, shape, batch, warmup, iterations, seed):
