@@ -148,6 +148,8 @@ VARIANTS = {
     "comboglr5": ({"lr_generator": 0.005}, "combo, the generator's learning rate 5x (`distill.lr_generator: 0.005`)"),
     "dfardgen10": ({"generator_steps": 10}, "dfard, 10 generator steps per 25 student steps (5x)"),
     "combogen10": ({"generator_steps": 10}, "combo, 10 generator steps per 25 student steps (5x)"),
+    "dfardoh5": ({"fixed_weights": {"oh": 5.0}},
+                 "dfard, the generator's class-confidence term at 5x its weight (`distill.fixed_weights.oh: 5`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
     "dfardatk1": ({"attack_steps": 1, "attack_step_size": 10 / 255}, "1-step attack (FGSM, random start, 10/255)"),
     "dfardatk5": ({"attack_steps": 5, "attack_step_size": 2 / 255}, "5-step attack (PGD-5, 2/255)"),
