@@ -18,8 +18,9 @@ distill choices one at a time, not in the default list and best run with ``--aa-
 ``dfardard-s0`` (the ARD student loss), ``dfardgenfgsm-s0`` (the generator's ``adv`` term on an FGSM step),
 ``dfardsharp-s0`` (the adversarial term's teacher labels at tau 0.5; ``combosharp-s0`` its combo twin),
 ``dfardnorm-s0`` (AGB's normalising rule), ``dfardent-s0`` (ITA's entropy-matching rule),
-``dfardb128-s0`` (batch 128 for half the epochs: the
-preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
+``dfardbn4-s0``, ``dfardglr5-s0``, ``dfardgen10-s0`` and ``dfardoh5-s0`` (the generator's training: its
+``bn`` term 4x, its learning rate 5x, 5x its steps, its ``oh`` term 5x), ``dfardb128-s0`` (batch 128
+for half the epochs: the preset until 2026-12-07, whose table is archived in benchmarks/results/cifar10_b128*), and
 ``combob128-s0`` and ``withdatab128-s0``, its combo and with-data twins. Each run records where its
 distill time went: ``metrics.jsonl``'s ``phase_seconds`` (probe, generator, student steps,
 checkpoints), summed per run in the report.
@@ -142,12 +143,8 @@ VARIANTS = {
                   "(`distill.class_weighting: adaptive`)"),
     "dfardbn4": ({"fixed_weights": {"bn": 4.0}},
                  "dfard, the generator's feature-statistics term at 4x its weight (`distill.fixed_weights.bn: 4`)"),
-    "combobn4": ({"fixed_weights": {"bn": 4.0}},
-                 "combo, the feature-statistics term at 4x (`distill.fixed_weights.bn: 4`)"),
     "dfardglr5": ({"lr_generator": 0.005}, "dfard, the generator's learning rate 5x (`distill.lr_generator: 0.005`)"),
-    "comboglr5": ({"lr_generator": 0.005}, "combo, the generator's learning rate 5x (`distill.lr_generator: 0.005`)"),
     "dfardgen10": ({"generator_steps": 10}, "dfard, 10 generator steps per 25 student steps (5x)"),
-    "combogen10": ({"generator_steps": 10}, "combo, 10 generator steps per 25 student steps (5x)"),
     "dfardoh5": ({"fixed_weights": {"oh": 5.0}},
                  "dfard, the generator's class-confidence term at 5x its weight (`distill.fixed_weights.oh: 5`)"),
     "dfardnobank": ({"memory_bank_batches": 0}, "no memory bank (every batch fresh, the teacher on all of it)"),
